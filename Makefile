@@ -1,0 +1,68 @@
+# cifarcmp: `make report` trains both models and builds the site; `make test` runs the tests.
+# Slow steps are file targets (a finished run's manifest.json), so a second `make report` retrains
+# nothing that is already complete. `make help` lists the targets.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DELETE_ON_ERROR:
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-builtin-rules --warn-undefined-variables
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# TensorFlow build: cpu (tensorflow-cpu) or gpu (tensorflow[and-cuda]); `make setup TF=gpu`.
+TF ?= $(if $(HAS_GPU),gpu,cpu)
+HAS_GPU := $(shell command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L 2>/dev/null | grep -q GPU && echo yes)
+# The seed's exact protocol where a GPU is visible, the cut-down real-data profile where none is.
+PROFILE ?= $(if $(HAS_GPU),paper,quick)
+DATA ?=
+WEIGHTS ?=
+SEED ?= 0
+SEEDS ?= 1
+MODELS := resnet50 cnn
+
+# Real-data profiles run on synthetic data land in their own folder, marked as such.
+RESULTS := results/$(PROFILE)$(if $(and $(filter synthetic,$(DATA)),$(filter-out smoke,$(PROFILE))),-synthetic)
+SEED_LIST := $(if $(filter 1,$(SEEDS)),$(SEED),$(shell seq 0 $$(( $(SEEDS) - 1 ))))
+RUNS := $(foreach model,$(MODELS),$(foreach seed,$(SEED_LIST),$(RESULTS)/$(model)/seed-$(seed)/manifest.json))
+TRAIN_FLAGS := --profile $(PROFILE) $(if $(DATA),--data $(DATA)) $(if $(WEIGHTS),--weights $(WEIGHTS))
+INSTALLED := $(VENV)/.installed-$(TF)
+
+.PHONY: help setup train report site serve test bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@echo "  variables: PROFILE=$(PROFILE) (paper|quick|smoke)  DATA=cifar10|synthetic|PATH  WEIGHTS=imagenet|none|PATH  SEED=$(SEED)  SEEDS=$(SEEDS)  TF=$(TF)"
+
+setup: $(INSTALLED) ## create .venv and install cifarcmp with its dependencies
+
+$(INSTALLED): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[$(TF),test]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+train: $(RUNS) ## train both models (PROFILE, DATA, WEIGHTS, SEED, SEEDS)
+
+# $* is <model>/seed-<N>; the run directory appears only when the run is complete.
+$(RESULTS)/%/manifest.json: | $(INSTALLED)
+	$(BIN)/cifarcmp train --model $(word 1,$(subst /, ,$*)) --seed $(patsubst seed-%,%,$(word 2,$(subst /, ,$*))) $(TRAIN_FLAGS) --out $(RESULTS)/$*
+
+report: train site ## train what is missing, then render the pages and build site/
+
+site: $(INSTALLED) ## render docs/generated/ from existing results and build site/ (no training)
+	$(BIN)/cifarcmp render $(RESULTS)
+	$(BIN)/mkdocs build --strict --site-dir site
+
+serve: site ## preview the built site on http://127.0.0.1:8000
+	$(BIN)/python -m http.server 8000 --bind 127.0.0.1 --directory site
+
+test: $(INSTALLED) ## run the tests (slow ones included: they train small models and build the site)
+	$(BIN)/python -m pytest
+
+bench: $(INSTALLED) ## print throughput and memory figures for both models on this machine
+	$(BIN)/python -m cifarcmp.bench
+
+clean: ## remove built pages and the site (results are kept)
+	rm -rf site docs/generated

@@ -1,0 +1,141 @@
+"""The `cifarcmp` command: train, data, render, evaluate.
+
+Bad input ends in one line on stderr and a non-zero exit, never a traceback: every check raises
+UserError, and `main` turns it into that line. Heavy imports (Keras, TensorFlow) happen inside
+the commands, so `--help` and argument errors answer at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from cifarcmp.config import MODELS, PROFILES
+from cifarcmp.errors import UserError
+
+DATA_HELP = "cifar10 (official download, verified), synthetic (generated, learnable), or a PATH to the archive or extracted folder (python or binary layout)"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cifarcmp",
+        description="ResNet50 transfer learning versus a CNN trained from scratch on CIFAR-10.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    train = commands.add_parser(
+        "train", help="train one model and write its results directory",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description="Train one model under a profile and write a self-describing results directory. "
+        "An interrupted run resumes from its last completed epoch when the same command is run again.",
+    )
+    train.add_argument("--model", required=True, help=f"which model: {', '.join(MODELS)}")
+    train.add_argument(
+        "--profile", default="paper",
+        help="paper: the seed's exact protocol (GPU); quick: real CIFAR-10 cut down for a CPU; smoke: synthetic data, minutes",
+    )
+    train.add_argument("--data", default=None, help=f"{DATA_HELP} (default: the profile's: cifar10, or synthetic for smoke)")
+    train.add_argument(
+        "--weights", default=None,
+        help="resnet50 only: imagenet (Keras' verified download), none (random initialisation) or a PATH to a notop .h5 (default: the profile's)",
+    )
+    train.add_argument("--seed", type=int, default=0, help="seeds the split, subsets, initialisation and shuffling")
+    train.add_argument("--out", type=Path, default=None, help="results directory (default: results/<profile>/<model>/seed-<seed>)")
+    train.add_argument("--force", action="store_true", help="replace a finished run, or discard an interrupted one with other settings")
+
+    data = commands.add_parser(
+        "data", help="fetch, verify and describe the data set",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    data.add_argument("--data", default="cifar10", help=DATA_HELP)
+
+    render = commands.add_parser(
+        "render", help="render the report pages from finished results",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    render.add_argument("results", type=Path, help="a results folder such as results/paper (holding <model>/seed-<N>/ runs)")
+    render.add_argument("--out", type=Path, default=None, help="where the pages go (default: docs/generated)")
+
+    evaluate = commands.add_parser(
+        "evaluate", help="(re)compute the evaluation of finished runs, without retraining",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    evaluate.add_argument("results", type=Path, help="a run directory, or a folder of runs")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments = _parser().parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter hides our output
+    try:
+        return {"train": _train, "data": _data, "render": _render, "evaluate": _evaluate}[arguments.command](arguments)
+    except UserError as error:
+        print(f"cifarcmp: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("cifarcmp: interrupted; run the same command again to resume from the last completed epoch", file=sys.stderr)
+        return 130
+
+
+def _train(arguments) -> int:
+    from cifarcmp import config
+
+    if arguments.profile not in PROFILES:
+        raise UserError(f"unknown profile {arguments.profile!r}; choose one of: {', '.join(PROFILES)}")
+    resolved = config.resolve(
+        arguments.model, arguments.profile, data=arguments.data, seed=arguments.seed,
+        weights=_weights(arguments.weights),
+    )
+    out = arguments.out or config.default_run_dir(resolved)
+    from cifarcmp.train import train  # imports Keras: after the arguments are known to be good
+
+    train(resolved, out, force=arguments.force)
+    return 0
+
+
+def _weights(value: str | None) -> str | None:
+    if value is None or value in ("imagenet", "none"):
+        return value
+    return str(Path(value).expanduser().resolve())
+
+
+def _data(arguments) -> int:
+    from cifarcmp import data
+
+    dataset = data.load(arguments.data)
+    print(f"source:      {dataset.source}")
+    print(f"description: {dataset.description}")
+    print(f"sha256:      {dataset.sha256}  ({'verified against the official checksum' if dataset.verified else 'not the official checksum'})")
+    print(f"images:      {len(dataset.y_train)} train, {len(dataset.y_test)} test, {dataset.x_train.dtype} {dataset.x_train.shape[1:]}")
+    print(f"{'class':<14}{'train':>8}{'test':>8}")
+    for index, name in enumerate(dataset.class_names):
+        print(f"{name:<14}{int((dataset.y_train == index).sum()):>8}{int((dataset.y_test == index).sum()):>8}")
+    print("(train is split 45,000 / 5,000 into train and validation at training time, stratified and seeded)")
+    return 0
+
+
+def _render(arguments) -> int:
+    from cifarcmp import report
+    from cifarcmp.paths import GENERATED_DIR
+
+    report.render(arguments.results, arguments.out or GENERATED_DIR)
+    return 0
+
+
+def _evaluate(arguments) -> int:
+    from cifarcmp import evaluate, results
+
+    runs = results.find_runs(arguments.results)
+    if not runs:
+        raise UserError(f"{arguments.results}: holds no finished run")
+    for run in runs:
+        evaluation = evaluate.evaluate_run(run)
+        print(f"{run}: evaluation.json written (test accuracy {evaluation['accuracy']:.2%})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,250 @@
+"""Evaluate a finished run from its `predictions.npz`, and compare two runs on the same images.
+
+`evaluate_run` reads a run with `cifarcmp.results.load_run`, checks that its predictions fit the
+run, computes every figure of `cifarcmp.stats`, and writes `evaluation.json` and `confusion.csv`
+next to the other results. It never retrains and never reads a model: everything the report says
+about a model's test behaviour comes from the saved predictions, so it can be recomputed at will.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from cifarcmp import stats
+from cifarcmp.errors import UserError
+from cifarcmp.results import Run, load_run
+
+N_CLASSES = 10
+CONFIDENCE = 0.95  # of the accuracy interval
+CALIBRATION_BINS = 15  # Guo et al. (2017); see stats.expected_calibration_error
+MISTAKES_SHOWN = 16  # a 4 x 4 gallery
+DIFFERENCES_SHOWN = 3  # classes where two models' F1 differ most
+# Softmax outputs are float32: rows sum to 1 only up to rounding, about 1e-6 for ten classes.
+# 1e-3 accepts any honest softmax and still rejects logits or a lost normalisation.
+ROW_SUM_TOLERANCE = 1e-3
+INTERVAL_METHOD = "exact binomial (Clopper-Pearson)"
+MCNEMAR_METHOD = "exact McNemar (binomial test on discordant images), two-sided"
+
+
+def class_names(run: Run) -> list[str]:
+    """The run's class names from its manifest, else neutral "class 0".."class 9".
+
+    We never fall back to the CIFAR-10 names: a synthetic run must not read as CIFAR-10.
+    """
+    names = run.manifest.get("data", {}).get("class_names")
+    if isinstance(names, list) and len(names) == N_CLASSES:
+        return [str(name) for name in names]
+    return [f"class {index}" for index in range(N_CLASSES)]
+
+
+def checked_predictions(run: Run) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """labels, probabilities, indices of a run, or a one-line UserError naming the problem."""
+    where = run.path / "predictions.npz"
+    labels = run.predictions["labels"]
+    probabilities = run.predictions["probabilities"]
+    indices = run.predictions["indices"]
+    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
+        raise UserError(f"{where}: labels must be integers of shape (N,), got {labels.dtype} {labels.shape}")
+    count = labels.shape[0]
+    if count == 0:
+        raise UserError(f"{where}: holds no test images")
+    if probabilities.shape != (count, N_CLASSES):
+        raise UserError(
+            f"{where}: probabilities have shape {probabilities.shape}, expected ({count}, {N_CLASSES})"
+        )
+    if labels.min() < 0 or labels.max() >= N_CLASSES:
+        raise UserError(
+            f"{where}: labels range over {labels.min()}..{labels.max()}, not 0..{N_CLASSES - 1}"
+        )
+    if not np.all(np.isfinite(probabilities)) or probabilities.min() < 0:
+        raise UserError(f"{where}: probabilities contain negative, NaN or infinite values")
+    row_sums = probabilities.sum(axis=1, dtype=np.float64)
+    worst = int(np.argmax(np.abs(row_sums - 1.0)))
+    if abs(row_sums[worst] - 1.0) > ROW_SUM_TOLERANCE:
+        raise UserError(
+            f"{where}: probability row {worst} sums to {row_sums[worst]:.6g}, not 1 "
+            "(softmax outputs expected)"
+        )
+    if indices.shape != (count,) or not np.issubdtype(indices.dtype, np.integer):
+        raise UserError(
+            f"{where}: indices must be integers of shape ({count},), got {indices.dtype} {indices.shape}"
+        )
+    if indices.min() < 0 or np.unique(indices).size != count:
+        raise UserError(f"{where}: indices must be distinct non-negative positions in the test split")
+    expected = run.metrics.get("test_images")
+    if expected is None:
+        raise UserError(f"{run.path / 'metrics.json'}: has no 'test_images'; rerun training for it")
+    if count != expected:
+        raise UserError(
+            f"{where}: holds {count} test images but {run.path / 'metrics.json'} says test_images = {expected}"
+        )
+    return labels.astype(np.int64), probabilities.astype(np.float64), indices.astype(np.int64)
+
+
+def _json_number(value):
+    """NaN (an empty reliability bin) becomes null: JSON has no NaN, and null reads as 'no data'."""
+    value = float(value)
+    return None if np.isnan(value) else value
+
+
+def evaluation(run: Run) -> dict:
+    """Every figure of the report for one run, as a JSON-ready dict (no disk access)."""
+    labels, probabilities, indices = checked_predictions(run)
+    names = class_names(run)
+    predicted = probabilities.argmax(axis=1)
+    correct = int(np.sum(predicted == labels))
+    lower, upper = stats.binomial_interval(correct, labels.size, CONFIDENCE)
+    counts = stats.confusion_matrix(labels, predicted, N_CLASSES)
+    per_class = stats.precision_recall_f1(labels, predicted, N_CLASSES)
+    bins = stats.reliability_bins(probabilities, labels, CALIBRATION_BINS)
+    mistakes = stats.most_confident_mistakes(probabilities, labels, MISTAKES_SHOWN)
+    return {
+        "run": str(run.path),
+        # .get: provenance a reader wants, but a missing field should not stop the evaluation.
+        "model": run.config.get("model"),
+        "seed": run.config.get("seed"),
+        "profile": run.config.get("profile"),
+        "synthetic": run.manifest.get("data", {}).get("synthetic"),
+        "computed_from": "predictions.npz",
+        "test_images": int(labels.size),
+        "class_names": names,
+        "accuracy": {
+            "value": correct / labels.size,
+            "correct": correct,
+            "total": int(labels.size),
+            "interval": {"lower": lower, "upper": upper, "confidence": CONFIDENCE, "method": INTERVAL_METHOD},
+        },
+        "negative_log_likelihood": stats.cross_entropy(probabilities, labels),
+        "expected_calibration_error": {
+            "value": stats.expected_calibration_error(probabilities, labels, CALIBRATION_BINS),
+            "bins": CALIBRATION_BINS,
+            "binning": "equal-width confidence bins, weighted |accuracy - confidence|",
+        },
+        "reliability": [
+            {
+                "lower": float(bins["lower"][index]),
+                "upper": float(bins["upper"][index]),
+                "confidence": _json_number(bins["confidence"][index]),
+                "accuracy": _json_number(bins["accuracy"][index]),
+                "count": int(bins["count"][index]),
+            }
+            for index in range(CALIBRATION_BINS)
+        ],
+        "confusion": {
+            "rows": "true class",
+            "columns": "predicted class",
+            "counts": counts.tolist(),
+            "row_normalised": stats.normalise_rows(counts).tolist(),
+        },
+        "per_class": [
+            {
+                "class": names[index],
+                "precision": float(per_class["precision"][index]),
+                "recall": float(per_class["recall"][index]),
+                "f1": float(per_class["f1"][index]),
+                "support": int(per_class["support"][index]),
+            }
+            for index in range(N_CLASSES)
+        ],
+        "confident_mistakes": [
+            {
+                "test_index": int(indices[position]),  # into the test split, for the image gallery
+                "true": names[labels[position]],
+                "predicted": names[predicted[position]],
+                "confidence": float(probabilities[position].max()),
+            }
+            for position in mistakes
+        ],
+    }
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write via a temporary file in the same directory and os.replace it into place.
+
+    A reader (the report, a browser download) then sees the old file or the new one, never half
+    of one, even if evaluation is interrupted.
+    """
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", newline="") as stream:
+            stream.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def confusion_csv(counts: list[list[int]], names: list[str]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["true \\ predicted", *names])
+    for name, row in zip(names, counts):
+        writer.writerow([name, *row])
+    return buffer.getvalue()
+
+
+def evaluate_run(run_dir: Path | str) -> dict:
+    """Evaluate a finished run and write `evaluation.json` and `confusion.csv` into it."""
+    run = load_run(run_dir)
+    result = evaluation(run)
+    write_atomically(run.path / "evaluation.json", json.dumps(result, indent=2) + "\n")
+    table = confusion_csv(result["confusion"]["counts"], result["class_names"])
+    write_atomically(run.path / "confusion.csv", table)
+    return result
+
+
+def compare_runs(run_a: Path | str, run_b: Path | str) -> dict:
+    """Paired comparison of two finished runs on the same test images (McNemar, per-class F1).
+
+    The runs may list the images in different orders; we align them by test index. Different
+    image sets, or different labels for the same image, mean different test data, and no paired
+    test is possible.
+    """
+    first, second = load_run(run_a), load_run(run_b)
+    labels_a, probabilities_a, indices_a = checked_predictions(first)
+    labels_b, probabilities_b, indices_b = checked_predictions(second)
+    order_a, order_b = np.argsort(indices_a), np.argsort(indices_b)
+    if not np.array_equal(indices_a[order_a], indices_b[order_b]):
+        raise UserError(
+            f"{second.path / 'predictions.npz'}: covers different test images from "
+            f"{first.path / 'predictions.npz'}; a paired comparison needs the same ones"
+        )
+    labels_a, probabilities_a = labels_a[order_a], probabilities_a[order_a]
+    labels_b, probabilities_b = labels_b[order_b], probabilities_b[order_b]
+    if not np.array_equal(labels_a, labels_b):
+        raise UserError(
+            f"{second.path / 'predictions.npz'}: labels differ from {first.path / 'predictions.npz'} "
+            "for the same test images (different data sets?)"
+        )
+    predicted_a, predicted_b = probabilities_a.argmax(axis=1), probabilities_b.argmax(axis=1)
+    test = stats.mcnemar(predicted_a == labels_a, predicted_b == labels_b)
+    f1_a = stats.precision_recall_f1(labels_a, predicted_a, N_CLASSES)["f1"]
+    f1_b = stats.precision_recall_f1(labels_b, predicted_b, N_CLASSES)["f1"]
+    accuracy_a = stats.accuracy(labels_a, predicted_a)
+    accuracy_b = stats.accuracy(labels_b, predicted_b)
+    return {
+        "run_a": str(first.path),
+        "run_b": str(second.path),
+        "model_a": first.config.get("model"),
+        "model_b": second.config.get("model"),
+        "test_images": int(labels_a.size),
+        "accuracy_a": accuracy_a,
+        "accuracy_b": accuracy_b,
+        "accuracy_difference": accuracy_a - accuracy_b,
+        "mcnemar": {
+            "a_right_b_wrong": test["b"],
+            "a_wrong_b_right": test["c"],
+            "p_value": test["p_value"],
+            "method": MCNEMAR_METHOD,
+        },
+        "largest_f1_differences": stats.largest_class_differences(
+            f1_a, f1_b, class_names(first), DIFFERENCES_SHOWN
+        ),
+    }

@@ -1,0 +1,193 @@
+"""Hand-built run directories in the exact results contract (see cifarcmp/results.py).
+
+Written with numpy and json only, so report and site tests run in milliseconds without
+TensorFlow, and so a test can dictate the numbers (for example a run where the CNN wins).
+
+    write_fixture_run(tmp_path / "resnet50" / "seed-0", "resnet50", test_accuracy=0.9)
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+
+from cifarcmp.config import resolve
+
+CLASS_NAMES = [
+    "airplane", "automobile", "bird", "cat", "deer",
+    "dog", "frog", "horse", "ship", "truck",
+]
+
+# The seed's two architectures as a summary.json would list them; parameter counts are the ones
+# Keras reports for the seed's models (26,215,818 and 1,250,858 in total).
+_LAYERS = {
+    "resnet50": [
+        ("input", "InputLayer", "(None, 32, 32, 3)", 0, True),
+        ("upsampling", "UpSampling2D", "(None, 224, 224, 3)", 0, True),
+        ("resnet50", "Functional", "(None, 7, 7, 2048)", 23_587_712, True),
+        ("global_pool", "GlobalAveragePooling2D", "(None, 2048)", 0, True),
+        ("dense_1024", "Dense", "(None, 1024)", 2_098_176, True),
+        ("dense_512", "Dense", "(None, 512)", 524_800, True),
+        ("classifier", "Dense", "(None, 10)", 5_130, True),
+    ],
+    "cnn": [
+        ("input", "InputLayer", "(None, 32, 32, 3)", 0, True),
+        ("conv_1a", "Conv2D", "(None, 32, 32, 32)", 896, True),
+        ("conv_1b", "Conv2D", "(None, 30, 30, 32)", 9_248, True),
+        ("pool_1", "MaxPooling2D", "(None, 15, 15, 32)", 0, True),
+        ("dropout_1", "Dropout", "(None, 15, 15, 32)", 0, True),
+        ("conv_2a", "Conv2D", "(None, 15, 15, 64)", 18_496, True),
+        ("conv_2b", "Conv2D", "(None, 13, 13, 64)", 36_928, True),
+        ("pool_2", "MaxPooling2D", "(None, 6, 6, 64)", 0, True),
+        ("dropout_2", "Dropout", "(None, 6, 6, 64)", 0, True),
+        ("flatten", "Flatten", "(None, 2304)", 0, True),
+        ("dense_512", "Dense", "(None, 512)", 1_180_160, True),
+        ("dropout_3", "Dropout", "(None, 512)", 0, True),
+        ("classifier", "Dense", "(None, 10)", 5_130, True),
+    ],
+}
+# BatchNormalization moving statistics inside ResNet50: counted, never trained.
+_NON_TRAINABLE = {"resnet50": 53_120, "cnn": 0}
+_DEFAULT_ACCURACY = {"resnet50": 0.90, "cnn": 0.70}
+
+
+def write_fixture_run(
+    path: Path | str,
+    model: str,
+    test_accuracy: float | None = None,
+    synthetic: bool = True,
+    seed: int = 0,
+    epochs: int | None = None,
+    best_epoch: int | None = None,
+    overfit_gap: float = 0.05,
+    test_images: int = 200,
+) -> Path:
+    """Write a finished run of `model` into `path` (created) and return `path`.
+
+    `test_accuracy` is a fraction (0..1); the validation accuracy at the best epoch sits one
+    point above it and the training accuracy `overfit_gap` above that. `best_epoch` defaults to
+    the last epoch (ResNet50) or three before it (the CNN, which then "stops early").
+    """
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    test_accuracy = _DEFAULT_ACCURACY[model] if test_accuracy is None else test_accuracy
+    profile = "smoke" if synthetic else "paper"
+    config = resolve(model, profile, seed=seed, epochs=epochs).to_dict()
+    epochs = config["epochs"]
+    stops_early = config["early_stopping_patience"] > 0 and epochs > 4
+    if best_epoch is None:
+        best_epoch = epochs - 3 if stops_early else epochs
+    epochs_run = min(epochs, best_epoch + config["early_stopping_patience"]) if stops_early else epochs
+
+    history = _history(config, epochs_run, best_epoch, test_accuracy, overfit_gap, seed)
+    best = history[best_epoch - 1]
+    test_per_class = max(1, test_images // 10)
+    counts = {
+        "train": [450 if synthetic else 4500] * 10,
+        "validation": [50 if synthetic else 500] * 10,
+        "test": [test_per_class] * 10,
+    }
+    labels = np.repeat(np.arange(10), test_per_class).astype(np.int64)
+    probabilities = _probabilities(labels, test_accuracy, rng)
+    layers = _LAYERS[model]
+    total = sum(layer[3] for layer in layers)
+    non_trainable = _NON_TRAINABLE[model]
+    wall_seconds = sum(row["seconds"] for row in history) + 12.5
+
+    (path / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    _write_json(path / "manifest.json", {
+        "schema_version": 1,
+        "status": "complete",
+        "git": {"commit": "0123456789abcdef0123456789abcdef01234567", "dirty": False},
+        "versions": {"python": "3.11.2", "keras": "3.15.1", "backend": "tensorflow",
+                     "tensorflow": "2.21.0", "numpy": "2.1.0"},
+        "device": {"kind": "cpu", "name": "fixture CPU"},
+        "started_at": "2025-01-02T03:04:05+00:00",
+        "finished_at": "2025-01-02T04:05:06+00:00",
+        "data": {
+            "source": "synthetic" if synthetic else "cifar10",
+            "synthetic": synthetic,
+            "sha256": "ab" * 32,
+            "verified": not synthetic,
+            "description": "fixture data written by tests/fixtures.py",
+            "class_names": CLASS_NAMES,
+            "counts": counts,
+        },
+    })
+    _write_json(path / "summary.json", {
+        "name": model,
+        "total_params": total,
+        "trainable_params": total - non_trainable,
+        "non_trainable_params": non_trainable,
+        "layers": [
+            {"name": name, "type": kind, "output_shape": shape, "params": params, "trainable": trainable}
+            for name, kind, shape, params, trainable in layers
+        ],
+    })
+    with (path / "history.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(history[0]))
+        writer.writeheader()
+        writer.writerows(history)
+    _write_json(path / "metrics.json", {
+        "schema_version": 1,
+        "train_accuracy": best["accuracy"],
+        "train_loss": best["loss"],
+        "val_accuracy": best["val_accuracy"],
+        "val_loss": best["val_loss"],
+        "test_accuracy": test_accuracy,
+        "test_loss": round(1.5 * (1.0 - test_accuracy) + 0.05, 4),
+        "best_epoch": best_epoch,
+        "epochs_run": epochs_run,
+        "stopped_early": epochs_run < epochs,
+        "wall_seconds": wall_seconds,
+        "train_seconds": wall_seconds - 10.0,
+        "train_images_per_second": 123.4,
+        "test_images": int(labels.size),
+        "parameters": {"total": total, "trainable": total - non_trainable, "non_trainable": non_trainable},
+    })
+    np.savez(path / "predictions.npz", labels=labels, probabilities=probabilities,
+             indices=np.arange(labels.size, dtype=np.int64))
+    sample_labels = np.repeat(np.arange(10), 2).astype(np.int64)
+    images = rng.integers(0, 256, size=(sample_labels.size, 32, 32, 3), dtype=np.uint8)
+    np.savez(path / "samples.npz", images=images, labels=sample_labels)
+    return path
+
+
+def _history(config, epochs_run, best_epoch, test_accuracy, overfit_gap, seed) -> list[dict]:
+    """Curves that rise to `best_epoch`, where validation loss is lowest, and drift after it."""
+    target_val = min(0.999, test_accuracy + 0.01)
+    rows = []
+    for epoch in range(1, epochs_run + 1):
+        progress = min(1.0, epoch / best_epoch)
+        after = max(0, epoch - best_epoch)
+        val_accuracy = target_val * (0.55 + 0.45 * progress) - 0.004 * after
+        accuracy = min(0.999, val_accuracy + overfit_gap * progress + 0.01 * after)
+        rows.append({
+            "epoch": epoch,
+            "loss": round(2.0 * (1.0 - accuracy) + 0.02, 6),
+            "accuracy": round(accuracy, 6),
+            "val_loss": round(2.0 * (1.0 - target_val) + 0.6 * (1.0 - progress) + 0.03 * after + 0.05, 6),
+            "val_accuracy": round(val_accuracy, 6),
+            "learning_rate": config["lr_schedule"][epoch - 1],
+            "seconds": 10.0 + seed,
+        })
+    return rows
+
+
+def _probabilities(labels, accuracy, rng) -> np.ndarray:
+    """Softmax-like rows whose arg-max is right for `accuracy` of the images."""
+    count = labels.size
+    probabilities = rng.random((count, 10)).astype(np.float32) * 0.1
+    correct = np.zeros(count, dtype=bool)
+    correct[rng.permutation(count)[: round(accuracy * count)]] = True
+    predicted = np.where(correct, labels, (labels + 1) % 10)
+    probabilities[np.arange(count), predicted] += 1.0
+    return probabilities / probabilities.sum(axis=1, keepdims=True)
+
+
+def _write_json(path: Path, data: dict) -> None:
+    path.write_text(json.dumps(data, indent=2) + "\n")

@@ -1,0 +1,173 @@
+"""cifarcmp.evaluate on run directories built here by hand, following cifarcmp.results' contract."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from cifarcmp import config, results, stats
+from cifarcmp.errors import UserError
+from cifarcmp.evaluate import compare_runs, evaluate_run
+
+CLASS_NAMES = [f"synthetic-{index}" for index in range(10)]
+
+
+def write_run(path, labels, predicted, *, model="cnn", seed=0, indices=None, probabilities=None, **changes):
+    """A finished run directory with every file of results.RUN_FILES.
+
+    `changes` replaces entries of the files: `manifest`, `metrics`, or `predictions` (dicts merged
+    into the defaults), so each test spoils exactly one thing.
+    """
+    labels = np.asarray(labels, dtype=np.int64)
+    count = labels.size
+    if probabilities is None:
+        # 0.8 on the predicted class, the rest spread: rows sum to 1 as a softmax does.
+        probabilities = np.full((count, 10), 0.2 / 9, dtype=np.float32)
+        probabilities[np.arange(count), predicted] = 0.8
+    indices = np.arange(count, dtype=np.int64) if indices is None else np.asarray(indices, dtype=np.int64)
+    path.mkdir(parents=True)
+    manifest = {
+        "status": "complete",
+        "commit": "0" * 40,
+        "data": {"synthetic": True, "source": "synthetic", "class_names": CLASS_NAMES},
+    }
+    manifest.update(changes.get("manifest", {}))
+    metrics = {"test_images": count, "test_accuracy": float(np.mean(labels == predicted)), "epochs": 1}
+    metrics.update(changes.get("metrics", {}))
+    predictions = {"labels": labels, "probabilities": probabilities, "indices": indices}
+    predictions.update(changes.get("predictions", {}))
+    results.write_json(path / "config.json", config.resolve(model, "smoke", seed=seed).to_dict())
+    results.write_json(path / "manifest.json", manifest)
+    results.write_json(path / "summary.json", {"layers": [], "parameters": {"total": 0}})
+    results.write_history(
+        path / "history.csv",
+        [{"epoch": 1, "loss": 1.0, "accuracy": 0.5, "val_loss": 1.1, "val_accuracy": 0.45,
+          "learning_rate": 0.01, "seconds": 1.0}],
+    )
+    results.write_json(path / "metrics.json", metrics)
+    np.savez(path / "predictions.npz", **predictions)
+    np.savez(
+        path / "samples.npz",
+        images=np.zeros((4, 32, 32, 3), dtype=np.uint8),
+        labels=np.arange(4, dtype=np.int64),
+    )
+    return path
+
+
+def example_labels():
+    # 40 images, 4 per class; the model gets the first 30 right and calls the rest class 0.
+    labels = np.arange(40) % 10
+    predicted = labels.copy()
+    predicted[30:] = 0
+    return labels, predicted
+
+
+def test_evaluate_run_writes_evaluation_and_confusion(tmp_path):
+    labels, predicted = example_labels()
+    run = write_run(tmp_path / "cnn" / "seed-0", labels, predicted)
+    result = evaluate_run(run)
+
+    assert result["accuracy"]["correct"] == 31  # 30, plus the class-0 image among the last ten
+    assert result["accuracy"]["value"] == pytest.approx(31 / 40)
+    interval = result["accuracy"]["interval"]
+    assert (interval["lower"], interval["upper"]) == pytest.approx(stats.binomial_interval(31, 40))
+    assert result["negative_log_likelihood"] == pytest.approx(
+        -(31 * np.log(0.8) + 9 * np.log(0.2 / 9)) / 40, rel=1e-6
+    )
+    # Every image at confidence 0.8, in one bin, with accuracy 31/40.
+    assert result["expected_calibration_error"]["value"] == pytest.approx(abs(31 / 40 - 0.8), rel=1e-6)
+    assert sum(row["count"] for row in result["reliability"]) == 40
+    assert len(result["confident_mistakes"]) == 9
+    assert result["confident_mistakes"][0]["predicted"] == "synthetic-0"
+    assert result["per_class"][0]["support"] == 4 and result["per_class"][0]["recall"] == 1.0
+
+    assert json.loads((run / "evaluation.json").read_text()) == result
+    with (run / "confusion.csv").open(newline="") as handle:
+        rows = list(csv.reader(handle))
+    assert rows[0] == ["true \\ predicted", *CLASS_NAMES]
+    counts = np.array([[int(value) for value in row[1:]] for row in rows[1:]])
+    np.testing.assert_array_equal(counts, stats.confusion_matrix(labels, predicted, 10))
+    assert not list(run.glob("*.tmp")), "temporary files left behind"
+
+
+def test_evaluate_without_class_names_uses_neutral_names(tmp_path):
+    labels, predicted = example_labels()
+    run = write_run(tmp_path / "run", labels, predicted, manifest={"data": {"synthetic": False}})
+    assert evaluate_run(run)["class_names"][3] == "class 3"
+
+
+def assert_one_line_error(run, *words):
+    with pytest.raises(UserError) as error:
+        evaluate_run(run)
+    message = str(error.value)
+    assert "\n" not in message
+    for word in words:
+        assert word in message
+    return message
+
+
+def test_wrong_number_of_classes(tmp_path):
+    labels, predicted = example_labels()
+    run = write_run(tmp_path / "run", labels, predicted, probabilities=np.full((40, 9), 1 / 9))
+    assert_one_line_error(run, "predictions.npz", "(40, 10)")
+
+
+def test_labels_out_of_range(tmp_path):
+    labels, predicted = example_labels()
+    bad = labels.copy()
+    bad[0] = 10
+    run = write_run(tmp_path / "run", labels, predicted, predictions={"labels": bad})
+    assert_one_line_error(run, "predictions.npz", "labels")
+
+
+def test_rows_not_summing_to_one(tmp_path):
+    labels, predicted = example_labels()
+    run = write_run(tmp_path / "run", labels, predicted, probabilities=np.full((40, 10), 0.5))
+    assert_one_line_error(run, "predictions.npz", "sums to")
+
+
+def test_count_differs_from_metrics(tmp_path):
+    labels, predicted = example_labels()
+    run = write_run(tmp_path / "run", labels, predicted, metrics={"test_images": 10_000})
+    assert_one_line_error(run, "metrics.json", "10000")
+
+
+def test_incomplete_runs(tmp_path):
+    labels, predicted = example_labels()
+    running = write_run(tmp_path / "running", labels, predicted, manifest={"status": "running"})
+    assert_one_line_error(running, "manifest.json", "not 'complete'")
+    unfinished = write_run(tmp_path / "seed-0.incomplete", labels, predicted)
+    assert_one_line_error(unfinished, "unfinished")
+    missing = write_run(tmp_path / "missing", labels, predicted)
+    (missing / "predictions.npz").unlink()
+    assert_one_line_error(missing, "predictions.npz", "missing")
+    assert not (missing / "evaluation.json").exists()
+
+
+def test_compare_runs_counts_discordant_images(tmp_path):
+    labels, predicted_a = example_labels()
+    predicted_b = labels.copy()
+    predicted_b[:5] = (labels[:5] + 1) % 10  # B wrong on 0..4, where A is right
+    # A's ten last images: 30..39 wrong except 30 (class 0); B gets all of them right.
+    run_a = write_run(tmp_path / "a", labels, predicted_a, model="resnet50")
+    # B lists the same images in reverse order: compare_runs must align them by index.
+    reverse = np.arange(40)[::-1]
+    run_b = write_run(tmp_path / "b", labels[reverse], predicted_b[reverse], indices=reverse)
+    comparison = compare_runs(run_a, run_b)
+    assert comparison["mcnemar"]["a_right_b_wrong"] == 5
+    assert comparison["mcnemar"]["a_wrong_b_right"] == 9
+    assert comparison["mcnemar"]["p_value"] == pytest.approx(
+        stats.mcnemar(np.array([True] * 5 + [False] * 9), np.array([False] * 5 + [True] * 9))["p_value"]
+    )
+    assert comparison["accuracy_difference"] == pytest.approx(31 / 40 - 35 / 40)
+    assert comparison["model_a"] == "resnet50" and comparison["model_b"] == "cnn"
+    assert len(comparison["largest_f1_differences"]) == 3
+
+
+def test_compare_runs_on_different_images(tmp_path):
+    labels, predicted = example_labels()
+    run_a = write_run(tmp_path / "a", labels, predicted)
+    run_b = write_run(tmp_path / "b", labels, predicted, indices=np.arange(40) + 100)
+    with pytest.raises(UserError, match="different test images"):
+        compare_runs(run_a, run_b)
