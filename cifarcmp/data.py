@@ -87,6 +87,8 @@ def fetch(origin: str = OFFICIAL_URL, sha256: str = OFFICIAL_SHA256, filename: s
     import keras
 
     target = cache_dir() / filename
+    # get_file falls back to /tmp/.keras when the cache folder does not exist yet: create it.
+    target.parent.mkdir(parents=True, exist_ok=True)
     try:
         path = keras.utils.get_file(
             fname=filename, origin=origin, file_hash=sha256, hash_algorithm="sha256",

@@ -12,6 +12,7 @@ and the report shows these names.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import keras
@@ -76,12 +77,20 @@ def _resnet_from_file(path: str, size: int) -> keras.Model:
     if not file.is_file():
         raise UserError(f"--weights {path}: no such file; use imagenet, none or a path to a ResNet50 notop .h5")
     try:
-        return keras.applications.ResNet50(include_top=False, weights=str(file), input_shape=(size, size, 3))
+        # Keras loads a file with missing layers with only a warning, leaving those layers random;
+        # for a transfer-learning run that is a silent failure, so any warning here is an error.
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            base = keras.applications.ResNet50(include_top=False, weights=str(file), input_shape=(size, size, 3))
     except Exception as error:  # h5py, shape and layer-count mismatches all land here
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise UserError(
             f"--weights {path}: not ResNet50 notop weights that fit this model ({first_line[:200]})"
         ) from None
+    skipped = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+    if skipped:
+        raise UserError(f"--weights {path}: not ResNet50 notop weights that fit this model ({skipped[0][:200]})")
+    return base
 
 
 def build_cnn(config: RunConfig) -> keras.Model:

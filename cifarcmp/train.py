@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -137,13 +138,18 @@ def _check_output(out: Path, force: bool) -> None:
         raise UserError(f"{out}: exists and is not a directory; choose another --out")
     if out.exists() and any(out.iterdir()) and not results.is_finished(out):
         raise UserError(f"{out}: a non-empty folder that is not a cifarcmp run; choose another --out")
+    # Probe the nearest existing folder without creating anything: a run that fails on its data
+    # or weights must leave no trace, not even empty folders.
+    ancestor = out.parent
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise UserError(f"{out}: cannot write there ({ancestor} is a file); choose another --out")
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        probe = out.parent / f".cifarcmp-write-test-{out.name}"
-        probe.write_text("")
-        probe.unlink()
+        with tempfile.TemporaryFile(dir=ancestor):
+            pass
     except OSError as error:
-        raise UserError(f"{out}: cannot write there ({error.strerror}); choose another --out") from None
+        raise UserError(f"{out}: cannot write there ({error.strerror} in {ancestor}); choose another --out") from None
 
 
 def _prepare_work_dir(work: Path, config: RunConfig, force: bool) -> Path:

@@ -1,0 +1,43 @@
+"""Shared test set-up: a private Keras cache, so no test reads or writes ~/.keras."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def keras_home(tmp_path_factory) -> Path:
+    home = tmp_path_factory.mktemp("keras-home")
+    previous = os.environ.get("KERAS_HOME")
+    os.environ["KERAS_HOME"] = str(home)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    yield home
+    if previous is None:
+        os.environ.pop("KERAS_HOME", None)
+    else:
+        os.environ["KERAS_HOME"] = previous
+
+
+def run_cli(*arguments, timeout=600) -> subprocess.CompletedProcess:
+    """`cifarcmp ARGUMENTS` in a subprocess, as a user runs it (same KERAS_HOME as the tests)."""
+    return subprocess.run(
+        [sys.executable, "-m", "cifarcmp.cli", *map(str, arguments)],
+        capture_output=True, text=True, timeout=timeout, cwd=PROJECT_ROOT, env=os.environ.copy(),
+    )
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> None:
+    """A non-zero exit with one `cifarcmp: error:` line on stderr that names what is wrong."""
+    assert result.returncode != 0, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("cifarcmp: error:")]
+    assert len(errors) == 1, result.stderr
+    for fragment in fragments:
+        assert fragment in errors[0], errors[0]

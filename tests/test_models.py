@@ -1,0 +1,72 @@
+"""The seed's two architectures: exact parameter counts, and local weights files."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cifarcmp import config, models
+from cifarcmp.errors import UserError
+
+
+def test_resnet50_parameter_counts_are_the_seeds():
+    model = models.build(config.resolve("resnet50", "paper", weights="none"))
+    summary = models.summary(model)
+    assert (summary["total_params"], summary["trainable_params"], summary["non_trainable_params"]) == (
+        26_215_818, 26_162_698, 53_120,
+    )
+    assert model.input_shape == (None, 32, 32, 3)
+    layer_names = [layer["name"] for layer in summary["layers"]]
+    assert layer_names[-1] == "classification"
+    assert next(row for row in summary["layers"] if row["name"] == "upsampling")["output_shape"] == "(None, 224, 224, 3)"
+    assert sum(row["params"] for row in summary["layers"]) == 26_215_818
+
+
+def test_cnn_parameter_count_is_the_seeds():
+    summary = models.summary(models.build(config.resolve("cnn", "paper")))
+    assert summary["total_params"] == summary["trainable_params"] == 1_250_858
+    types = [row["type"] for row in summary["layers"]]
+    assert types.count("Conv2D") == 4 and types.count("Dropout") == 3 and types.count("MaxPooling2D") == 2
+
+
+def test_resnet50_loads_a_local_weights_file(tmp_path):
+    import keras
+
+    base = keras.applications.ResNet50(include_top=False, weights=None, input_shape=(32, 32, 3))
+    path = tmp_path / "resnet50_notop.weights.h5"
+    base.save_weights(path)
+    model = models.build(config.resolve("resnet50", "smoke", weights=str(path)))
+    loaded = model.get_layer("resnet50").get_weights()
+    for expected, actual in zip(base.get_weights(), loaded):
+        np.testing.assert_array_equal(expected, actual)
+
+
+def test_weights_file_with_the_wrong_shapes_is_a_clear_error(tmp_path):
+    path = tmp_path / "cnn.weights.h5"
+    models.build(config.resolve("cnn", "smoke")).save_weights(path)
+    with pytest.raises(UserError, match="not ResNet50 notop weights"):
+        models.build(config.resolve("resnet50", "smoke", weights=str(path)))
+
+
+def test_missing_weights_file_is_a_clear_error(tmp_path):
+    with pytest.raises(UserError, match="no such file"):
+        models.build(config.resolve("resnet50", "smoke", weights=str(tmp_path / "absent.h5")))
+
+
+def test_profiles_record_every_deviation_from_the_paper():
+    assert config.resolve("resnet50", "paper").deviations == ()
+    assert config.resolve("cnn", "paper").deviations == ()
+    quick = config.resolve("resnet50", "quick")
+    assert quick.data == "cifar10" and any(d.startswith("upsampling") for d in quick.deviations)
+    assert quick.image_size == 64
+    # The seed kept lr at 0.01 for all 6 epochs: our constant-then-decay schedule must too.
+    assert config.resolve("resnet50", "paper").to_dict()["lr_schedule"] == [0.01] * 6
+    decayed = config.resolve("cnn", "paper").to_dict()["lr_schedule"]
+    assert decayed[9] == 0.01 and decayed[10] == pytest.approx(0.01 * np.exp(-0.1))
+
+
+def test_unknown_model_or_profile_is_refused():
+    with pytest.raises(UserError, match="unknown model"):
+        config.resolve("vgg16", "paper")
+    with pytest.raises(UserError, match="unknown profile"):
+        config.resolve("cnn", "fast")
