@@ -82,9 +82,14 @@ def load(source: str) -> Dataset:
     return _dataset(arrays, str(path), path, digest, verified, f"CIFAR-10 from {path} ({arrays.layout} layout, {note})")
 
 
-def fetch(origin: str = OFFICIAL_URL, sha256: str = OFFICIAL_SHA256, filename: str = OFFICIAL_FILENAME) -> Path:
-    """Download once into the Keras cache and verify; a file that fails the check is deleted."""
+def fetch(origin: str | None = None, sha256: str = OFFICIAL_SHA256, filename: str = OFFICIAL_FILENAME) -> Path:
+    """Download once into the Keras cache and verify; a file that fails the check is deleted.
+
+    CIFARCMP_CIFAR10_URL points at a mirror (an institute's proxy, say); the checksum still applies.
+    """
     import keras
+
+    origin = origin or os.environ.get("CIFARCMP_CIFAR10_URL") or OFFICIAL_URL
 
     target = cache_dir() / filename
     # get_file falls back to /tmp/.keras when the cache folder does not exist yet: create it.
