@@ -99,7 +99,7 @@ PROFILE_CHANGES = {
             train_subset=1000, test_subset=500, epochs=1,
         ),
         "cnn": dict(
-            data="synthetic", validation_size=1000, test_subset=1000, epochs=6,
+            data="synthetic", validation_size=1000, train_subset=9000, test_subset=1000, epochs=6,
             early_stopping_patience=3,
         ),
     },

@@ -58,15 +58,18 @@ def model_curves(
         epochs = history["epoch"]
         for axis, key in ((loss_axis, "loss"), (accuracy_axis, "accuracy")):
             scale = 100.0 if key == "accuracy" else 1.0
-            axis.plot(epochs, history[key] * scale, "--", color=colour, alpha=0.7, label=f"train{suffix}")
-            axis.plot(epochs, history[f"val_{key}"] * scale, "-", color=colour, label=f"validation{suffix}")
+            # Markers as well as lines: a one-epoch run is a single point and would not show.
+            axis.plot(epochs, history[key] * scale, "--o", color=colour, alpha=0.7, markersize=3,
+                      label=f"train{suffix}")
+            axis.plot(epochs, history[f"val_{key}"] * scale, "-o", color=colour, markersize=3,
+                      label=f"validation{suffix}")
             axis.axvline(best_epoch, color="grey", linestyle=":", linewidth=1)
             if epochs[-1] < max_epochs:
                 axis.plot(epochs[-1], history[f"val_{key}"][-1] * scale, "x", color="black", markersize=8)
     loss_axis.set(title=f"{MODEL_LABELS.get(model, model)}: loss", xlabel="epoch", ylabel="cross-entropy")
     accuracy_axis.set(title=f"{MODEL_LABELS.get(model, model)}: accuracy", xlabel="epoch", ylabel="accuracy (%)")
     loss_axis.legend(fontsize=8)
-    _integer_epochs(loss_axis, accuracy_axis)
+    _integer_epochs(loss_axis, accuracy_axis, last=max(int(history["epoch"][-1]) for history in histories))
     return figure
 
 
@@ -84,7 +87,8 @@ def overlaid_curves(curves: dict[str, list[dict[str, np.ndarray]]]) -> Figure:
     loss_axis.set(title="validation loss", xlabel="epoch", ylabel="cross-entropy")
     accuracy_axis.set(title="validation accuracy", xlabel="epoch", ylabel="accuracy (%)")
     accuracy_axis.legend(fontsize=8)
-    _integer_epochs(loss_axis, accuracy_axis)
+    last = max(int(history["epoch"][-1]) for histories in curves.values() for history in histories)
+    _integer_epochs(loss_axis, accuracy_axis, last=last)
     return figure
 
 
@@ -114,8 +118,9 @@ def save(figure: Figure, path: Path) -> None:
     figure.savefig(path, format="png")
 
 
-def _integer_epochs(*axes) -> None:
-    from matplotlib.ticker import MaxNLocator
-
+def _integer_epochs(*axes, last: int) -> None:
+    """Whole-epoch ticks over epochs 1..last, with half an epoch of margin on each side."""
+    step = max(1, -(-last // 10))  # at most about ten ticks
     for axis in axes:
-        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axis.set_xlim(0.5, last + 0.5)
+        axis.set_xticks(range(1, last + 1, step))

@@ -22,7 +22,7 @@ import jinja2
 from cifarcmp import paths, plots
 from cifarcmp.errors import UserError
 from cifarcmp.results import Run, find_runs, load_run
-from cifarcmp.tables import SEED_REPORT, build_tables, mean_std, write_table
+from cifarcmp.tables import SEED_REPORT, build_tables, mean_std, to_markdown, write_table
 
 MODEL_ORDER = ("resnet50", "cnn")
 
@@ -172,7 +172,9 @@ def discussion_facts(groups: list[ModelGroup]) -> dict:
     models = []
     for group in groups:
         histories = [run.history for run in group.runs]
-        gap = mean_std([(run.metrics["train_accuracy"] - run.metrics["val_accuracy"]) * 100 for run in group.runs])[0]
+        # Rounded as printed, so the words never disagree with the number shown beside them.
+        gap = round(mean_std([(run.metrics["train_accuracy"] - run.metrics["val_accuracy"]) * 100
+                              for run in group.runs])[0], 1)
         if gap > 5:
             gap_words = "a clear overfitting gap"
         elif gap > 2:
@@ -206,12 +208,14 @@ def discussion_facts(groups: list[ModelGroup]) -> dict:
         ranked = sorted(models[:2], key=lambda model: model["test"], reverse=True)
         winner, loser = ranked
         margin = winner["test"] - loser["test"]
+        bigger, smaller = sorted(models[:2], key=lambda model: model["parameters"], reverse=True)
         facts["pair"] = {
             "winner": winner, "loser": loser, "margin": margin,
             # Below 0.05 pp the printed difference rounds to 0.0: call it level.
             "level": margin < 0.05,
-            "parameter_ratio": winner["parameters"] / loser["parameters"],
-            "time_ratio": winner["wall"] / loser["wall"] if loser["wall"] > 0 else None,
+            "bigger": bigger, "smaller": smaller,
+            "parameter_ratio": bigger["parameters"] / max(1, smaller["parameters"]),
+            "time_ratio": bigger["wall"] / smaller["wall"] if smaller["wall"] > 0 else None,
         }
     return facts
 
@@ -239,6 +243,7 @@ def _render_into(work: Path, groups: list[ModelGroup], results_root: Path, out_d
         keep_trailing_newline=True,
         autoescape=False,  # the output is Markdown; HTML snippets escape explicitly with |e
     )
+    environment.globals["markdown_table"] = to_markdown
     context = {
         "groups": groups,
         "provenance": origin,

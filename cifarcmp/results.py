@@ -16,6 +16,10 @@ when every file below is written, so a directory without the `.incomplete` suffi
 |                   | set, `indices` (int64, N) into the test split                          |
 | `samples.npz`     | `images` (uint8, K x 32 x 32 x 3) and `labels` drawn from the training |
 |                   | split, for the report's sample grid                                    |
+| `gallery.npz`     | optional: the test images of the most confident mistakes, with        |
+|                   | `indices`, `labels`, `predicted`, `confidence`                         |
+| `evaluation.json` | optional, rewritten by `cifarcmp evaluate`: intervals, confusion,      |
+|                   | per-class scores, calibration, all computed from predictions.npz      |
 
 Layout under `results/`: `<profile>/<model>/seed-<N>/`, where `<profile>` gains `-synthetic` when
 a real-data profile ran on synthetic data.

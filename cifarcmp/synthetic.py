@@ -13,8 +13,8 @@ import numpy as np
 from cifarcmp.cifar_format import Arrays
 
 CLASS_NAMES = [f"synthetic-{index}" for index in range(10)]
-TRAIN_IMAGES = 10_000  # enough for a stratified validation split and the smoke profile
-TEST_IMAGES = 2_000
+TRAIN_IMAGES = 50_000  # CIFAR-10's sizes, so a real profile run on it costs what it would on CIFAR-10
+TEST_IMAGES = 10_000
 DATA_SEED = 20_261_124  # fixed: every training seed sees the same synthetic data set
 
 

@@ -42,7 +42,9 @@ class Table:
 
     @property
     def full_caption(self) -> str:
-        return f"{self.caption} ({SYNTHETIC_NOTE})" if self.synthetic else self.caption
+        if not self.synthetic:
+            return self.caption
+        return f"{self.caption.rstrip('.')} ({SYNTHETIC_NOTE})."
 
 
 # Formatting --------------------------------------------------------------------------------
@@ -186,14 +188,19 @@ def format_rate(value: float) -> str:
     return f"{value:.4g}"
 
 
-def describe_rates(rates: list[float]) -> str:
-    """Per-epoch learning rates, runs of equal values folded: "0.01 (epochs 1–10), 0.009048 (11)"."""
+def describe_rates(rates: list[float], limit: int = 4) -> str:
+    """Per-epoch learning rates, runs of equal values folded: "0.01 (epochs 1–10), 0.009048 (epoch 11)".
+
+    Past `limit` distinct stretches the middle is elided; the Method page has the full table.
+    """
     parts, start = [], 0
     for index in range(1, len(rates) + 1):
         if index == len(rates) or format_rate(rates[index]) != format_rate(rates[start]):
             span = f"epoch {start + 1}" if index - start == 1 else f"epochs {start + 1}–{index}"
             parts.append(f"{format_rate(rates[start])} ({span})")
             start = index
+    if len(parts) > limit:
+        parts = parts[: limit - 2] + ["…"] + parts[-1:]
     return ", ".join(parts)
 
 

@@ -19,11 +19,12 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from cifarcmp import data, models, provenance, results
+from cifarcmp import data, models, provenance, results, stats
 from cifarcmp.config import RunConfig, learning_rate_for_epoch
 from cifarcmp.errors import UserError
 
 SAMPLES_PER_CLASS = 10
+GALLERY_SIZE = 24
 EVALUATION_BATCH = 256
 
 
@@ -268,6 +269,17 @@ def _write_results(work, config, dataset, split, model, history, metrics, starte
         np.flatnonzero(split["y_train"] == label)[:SAMPLES_PER_CLASS] for label in range(10)
     ])
     np.savez_compressed(work / "samples.npz", images=split["x_train"][picks], labels=split["y_train"][picks])
+    # The test images of the most confident mistakes, so the report can show them without the
+    # data set (the site build reads only results).
+    mistakes = stats.most_confident_mistakes(split["test_probabilities"], split["y_test"], GALLERY_SIZE)
+    np.savez_compressed(
+        work / "gallery.npz",
+        images=split["x_test"][mistakes],
+        indices=split["test_indices"][mistakes].astype(np.int64),
+        labels=split["y_test"][mistakes].astype(np.int64),
+        predicted=split["test_probabilities"][mistakes].argmax(axis=1).astype(np.int64),
+        confidence=split["test_probabilities"][mistakes].max(axis=1),
+    )
     counts = {
         "train": data.class_counts(split["y_train"]),
         "validation": data.class_counts(split["y_val"]),

@@ -69,7 +69,7 @@ def write_fixture_run(
 
     `test_accuracy` is a fraction (0..1); the validation accuracy at the best epoch sits one
     point above it and the training accuracy `overfit_gap` above that. `best_epoch` defaults to
-    the last epoch (ResNet50) or three before it (the CNN, which then "stops early").
+    the last epoch (ResNet50) or four before it (the CNN, which then stops early).
     """
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
@@ -80,7 +80,8 @@ def write_fixture_run(
     epochs = config["epochs"]
     stops_early = config["early_stopping_patience"] > 0 and epochs > 4
     if best_epoch is None:
-        best_epoch = epochs - 3 if stops_early else epochs
+        # Four before the end, so patience 3 stops training one epoch short of the maximum.
+        best_epoch = max(1, epochs - 4) if stops_early else epochs
     epochs_run = min(epochs, best_epoch + config["early_stopping_patience"]) if stops_early else epochs
 
     history = _history(config, epochs_run, best_epoch, test_accuracy, overfit_gap, seed)

@@ -1,0 +1,179 @@
+"""Rendering from hand-built results: pages, computed sentences, tables, and bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from cifarcmp.errors import UserError
+from cifarcmp.report import render
+from cifarcmp.tables import Table, describe_rates, format_percent, to_latex, to_markdown
+from fixtures import write_fixture_run
+
+PAGES = ("data.md", "method.md", "architectures.md", "comparison.md", "discussion.md", "cite.md")
+
+
+def _results(root: Path, resnet50: float = 0.90, cnn: float = 0.70, **options) -> Path:
+    write_fixture_run(root / "resnet50" / "seed-0", "resnet50", test_accuracy=resnet50, **options)
+    write_fixture_run(root / "cnn" / "seed-0", "cnn", test_accuracy=cnn, **options)
+    return root
+
+
+def _render(tmp_path: Path, **options) -> Path:
+    out = tmp_path / "generated"
+    render(_results(tmp_path / "results", **options), out)
+    return out
+
+
+def test_render_writes_pages_snippets_tables_and_run_file(tmp_path):
+    out = _render(tmp_path)
+    for page in PAGES:
+        assert (out / page).is_file(), page
+    for snippet in ("banner.md", "banner.html", "headline.md"):
+        assert (out / "snippets" / snippet).is_file()
+    assert (out / "figures" / "samples.png").stat().st_size > 1000
+    for suffix in (".csv", ".tex", ".md.txt"):
+        assert (out / "tables" / f"comparison{suffix}").is_file()
+    site = json.loads((out / "run.json").read_text())
+    assert [run["model"] for run in site["runs"]] == ["resnet50", "cnn"]
+    assert (out / site["runs"][0]["path"]).resolve() == (tmp_path / "results" / "resnet50" / "seed-0").resolve()
+
+
+def test_comparison_holds_metrics_and_the_seed_reference(tmp_path):
+    out = _render(tmp_path, resnet50=0.9123, cnn=0.6543)
+    text = (out / "comparison.md").read_text()
+    assert "| Test accuracy | 91.23 % | 95.33 % | 65.43 % | 77 % |" in text
+    assert "ResNet50 (single run)" in text and "CNN: seed report (reference)" in text
+    assert "26,215,818" in text and "1,250,858" in text
+
+
+def test_synthetic_runs_are_marked_on_every_page_and_caption(tmp_path):
+    out = _render(tmp_path)
+    for page in (*PAGES, "snippets/banner.md"):
+        assert '!!! warning "Synthetic data — not CIFAR-10 results"' in (out / page).read_text(), page
+    assert "Synthetic data — not CIFAR-10 results" in (out / "snippets" / "banner.html").read_text()
+    for page in PAGES:
+        for line in (out / page).read_text().splitlines():
+            if line.lstrip().startswith("**Table:"):
+                assert "synthetic data — not CIFAR-10 results" in line, (page, line)
+    for download in (out / "tables").iterdir():
+        assert "synthetic data" in download.read_text() or download.suffix == ".csv", download.name
+
+
+def test_real_data_runs_carry_no_synthetic_warning(tmp_path):
+    out = _render(tmp_path, synthetic=False)
+    for page in PAGES:
+        assert "Synthetic data" not in (out / page).read_text()
+        assert "synthetic data" not in (out / page).read_text()
+    assert "matches the official CIFAR-10 checksum" in (out / "snippets" / "banner.md").read_text()
+
+
+def test_discussion_names_the_winner_from_the_numbers(tmp_path):
+    resnet_wins = (_render(tmp_path / "a", resnet50=0.90, cnn=0.70) / "discussion.md").read_text()
+    assert "**ResNet50 wins**" in resnet_wins and "ahead by 20.0 pp" in resnet_wins
+    assert "CNN wins" not in resnet_wins
+
+    cnn_wins = (_render(tmp_path / "b", resnet50=0.60, cnn=0.75) / "discussion.md").read_text()
+    assert "**CNN wins**" in cnn_wins and "ahead by 15.0 pp" in cnn_wins
+    assert "ResNet50 wins" not in cnn_wins
+
+    level = (_render(tmp_path / "c", resnet50=0.80, cnn=0.80) / "discussion.md").read_text()
+    assert "**level**" in level and "wins**" not in level
+
+
+def test_discussion_overfitting_and_convergence_follow_the_numbers(tmp_path):
+    wide = (_render(tmp_path / "a", overfit_gap=0.10) / "discussion.md").read_text()
+    assert "a gap of 10.0 pp: a clear overfitting gap" in wide
+    narrow = (_render(tmp_path / "b", overfit_gap=0.0) / "discussion.md").read_text()
+    assert "a gap of 0.0 pp: little sign of overfitting" in narrow
+    assert "clear overfitting gap." not in narrow
+    assert "stopped early by its validation loss" in narrow  # the fixture CNN stops at 5 of 6
+    assert "the last epoch it ran, so it was still improving" in narrow  # ResNet50: best = last
+
+
+def test_several_seeds_are_reported_as_mean_and_spread(tmp_path):
+    root = tmp_path / "results"
+    write_fixture_run(root / "resnet50" / "seed-0", "resnet50", test_accuracy=0.90, seed=0)
+    write_fixture_run(root / "resnet50" / "seed-1", "resnet50", test_accuracy=0.92, seed=1)
+    write_fixture_run(root / "cnn" / "seed-0", "cnn", test_accuracy=0.70)
+    render(root, tmp_path / "out")
+    text = (tmp_path / "out" / "comparison.md").read_text()
+    assert "ResNet50 (mean ± std, n = 2 seeds)" in text and "CNN (single run)" in text
+    assert "91.00 ± 1.41 %" in text
+
+
+def test_unfinished_runs_are_never_rendered(tmp_path):
+    root = tmp_path / "results"
+    write_fixture_run(root / "resnet50" / "seed-0", "resnet50")
+    write_fixture_run(root / "cnn" / "seed-0.incomplete", "cnn")
+    render(root, tmp_path / "out")
+    assert "CNN" not in (tmp_path / "out" / "comparison.md").read_text()
+    assert "seed-0.incomplete" not in (tmp_path / "out" / "run.json").read_text()
+
+
+def _one_line_error(root: Path, out: Path) -> str:
+    with pytest.raises(UserError) as caught:
+        render(root, out)
+    message = str(caught.value)
+    assert "\n" not in message
+    return message
+
+
+def test_bad_results_directories_stop_with_one_line(tmp_path):
+    assert "no such results directory" in _one_line_error(tmp_path / "missing", tmp_path / "out")
+    (tmp_path / "empty").mkdir()
+    assert "no finished runs" in _one_line_error(tmp_path / "empty", tmp_path / "out")
+    write_fixture_run(tmp_path / "only-unfinished" / "cnn" / "seed-0.incomplete", "cnn")
+    assert "no finished runs" in _one_line_error(tmp_path / "only-unfinished", tmp_path / "out")
+
+
+@pytest.mark.parametrize(("damage", "file_named", "problem"), [
+    (lambda run: (run / "metrics.json").write_text("{not json"), "metrics.json", "not valid JSON"),
+    (lambda run: (run / "history.csv").unlink(), "history.csv", "missing"),
+    (lambda run: (run / "predictions.npz").write_bytes(b"garbage"), "predictions.npz", "unreadable"),
+    (lambda run: _edit(run / "manifest.json", status="running"), "manifest.json", "not 'complete'"),
+    (lambda run: _edit(run / "metrics.json", test_accuracy=None), "metrics.json", "test_accuracy"),
+    (lambda run: _edit(run / "metrics.json", test_accuracy=91.0), "metrics.json", "fraction"),
+    (lambda run: _edit(run / "metrics.json", epochs_run=99), "history.csv", "epochs_run"),
+    (lambda run: _edit(run / "summary.json", layers=None), "summary.json", "layers"),
+])
+def test_a_damaged_run_names_its_file_and_keeps_the_old_pages(tmp_path, damage, file_named, problem):
+    root = _results(tmp_path / "results")
+    out = tmp_path / "generated"
+    render(root, out)
+    before = (out / "comparison.md").read_text()
+    damage(root / "cnn" / "seed-0")
+    message = _one_line_error(root, out)
+    assert file_named in message and problem in message, message
+    assert (out / "comparison.md").read_text() == before  # the failed render changed nothing
+    assert not list(tmp_path.glob(".generated.*"))  # and left no half-written directory
+
+
+def _edit(path: Path, **changes) -> None:
+    data = json.loads(path.read_text())
+    for key, value in changes.items():
+        if value is None:
+            data.pop(key)
+        else:
+            data[key] = value
+    path.write_text(json.dumps(data))
+
+
+def test_table_writers():
+    table = Table("demo", "A caption with 50% & more.", ["Name", "Value"], [["a_b", "1.00 ± 0.10 %"], ["c|d", "2"]],
+                  synthetic=True)
+    latex = to_latex(table)
+    assert r"\toprule" in latex and r"\bottomrule" in latex
+    assert r"a\_b & 1.00 $\pm$ 0.10 \% \\" in latex
+    assert r"50\% \& more (synthetic data --- not CIFAR-10 results)." in latex
+    assert r"c\|d" in to_markdown(table)
+    with pytest.raises(ValueError):
+        Table("demo", "x", ["one", "two"], [["only one"]])
+
+
+def test_formatting_helpers():
+    assert format_percent([0.9533]) == "95.33 %"
+    assert format_percent([0.90, 0.92]) == "91.00 ± 1.41 %"
+    assert describe_rates([0.01, 0.01, 0.01, 0.00904837]) == "0.01 (epochs 1–3), 0.009048 (epoch 4)"

@@ -1,0 +1,219 @@
+"""The built site, as a reader sees it: render fixtures, `mkdocs build --strict`, open in Chromium.
+
+Everything happens in a copy of docs/ and mkdocs.yml under tmp_path, so the real
+docs/generated/ is never touched. Screenshots of the home and comparison pages, and the page
+weights measured, go to screenshots/ (gitignored) for a person to look at.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+import urllib.request
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from cifarcmp.paths import PROJECT_ROOT
+from cifarcmp.report import render
+from cifarcmp.results import find_runs
+from fixtures import write_fixture_run
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+SCREENSHOTS = PROJECT_ROOT / "screenshots"
+SYNTHETIC_NOTE = "synthetic data — not CIFAR-10 results"
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> dict:
+    """Fixture results, rendered and built in a scratch copy of the site sources."""
+    root = tmp_path_factory.mktemp("site")
+    shutil.copytree(PROJECT_ROOT / "docs", root / "docs", ignore=shutil.ignore_patterns("generated"))
+    shutil.copy(PROJECT_ROOT / "mkdocs.yml", root / "mkdocs.yml")
+    # CIFARCMP_SITE_RESULTS=DIR checks the site built from real runs (e.g. smoke training output)
+    # instead of the hand-built fixtures.
+    results = Path(os.environ.get("CIFARCMP_SITE_RESULTS") or root / "results")
+    if "CIFARCMP_SITE_RESULTS" not in os.environ:
+        for model in ("resnet50", "cnn"):
+            write_fixture_run(results / model / "seed-0", model)
+    runs = {}
+    for run in find_runs(results):
+        runs.setdefault(json.loads((run / "config.json").read_text())["model"], run)
+    render(results, root / "docs" / "generated")
+    started = time.monotonic()
+    # cwd = the copy's root, as `make site` runs from the project root: snippets and the notebook
+    # pages find docs/generated/ from there.
+    build = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(root / "site")],
+        cwd=root, capture_output=True, text=True, env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+    )
+    seconds = time.monotonic() - started
+    assert build.returncode == 0, build.stderr[-4000:]
+    return {"root": root, "site": root / "site", "runs": runs, "build_seconds": seconds}
+
+
+def test_build_writes_every_page_without_outside_references(built):
+    site = built["site"]
+    pages = sorted(path.relative_to(site).as_posix() for path in site.rglob("*.html"))
+    for expected in ("index.html", "background.html", "training-curves.html", "test-predictions.html",
+                     "limitations.html", "generated/data.html", "generated/method.html",
+                     "generated/architectures.html", "generated/comparison.html",
+                     "generated/discussion.html", "generated/cite.html"):
+        assert expected in pages
+    for page in pages:
+        html = (site / page).read_text(encoding="utf-8")
+        # src= loads something when the page is read (href= on <a> only when clicked).
+        assert 'src="http' not in html and "src='http" not in html, page
+        assert "fonts.googleapis" not in html, page
+    assert (site / "generated" / "tables" / "comparison.csv").is_file()
+
+
+@pytest.fixture(scope="module")
+def server(built):
+    handler = functools.partial(_QuietHandler, directory=str(built["site"]))
+    httpd = _QuietServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        # The browser drops connections it no longer needs when it moves to the next page; a
+        # reset socket is not a test failure, and its traceback would only clutter the output.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):  # noqa: A002 - the signature http.server defines
+        pass
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    if not CHROMIUM.exists() or not CHROMEDRIVER.exists():
+        pytest.skip(f"{CHROMIUM} or {CHROMEDRIVER} is absent (Debian: apt install chromium chromium-driver)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    options = Options()
+    options.binary_location = str(CHROMIUM)
+    for argument in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                     "--window-size=1280,1000",
+                     f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    yield driver
+    driver.quit()
+
+
+def _open(driver, url: str) -> None:
+    driver.get(url)
+    for _ in range(100):
+        if driver.execute_script("return document.readyState") == "complete":
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"{url} did not finish loading")
+
+
+def _screenshot(driver, name: str) -> None:
+    SCREENSHOTS.mkdir(exist_ok=True)
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    # Window height includes the browser's own frame; leave room so the page ends in the picture.
+    driver.set_window_size(1280, min(height + 200, 6000))
+    driver.save_screenshot(str(SCREENSHOTS / name))
+    driver.set_window_size(1280, 1000)
+
+
+def test_every_page_reads_right_in_a_browser(built, server, browser):
+    site = built["site"]
+    pages = sorted(path.relative_to(site).as_posix() for path in site.rglob("*.html") if path.name != "404.html")
+    synthetic = json.loads((built["root"] / "docs" / "generated" / "run.json").read_text())["synthetic"]
+    browser.get_log("performance")  # drop what the browser did before the first page
+    links, weights, requests = set(), {}, []
+    for page in pages:
+        _open(browser, server + page)
+        images = browser.execute_script(
+            "return Array.from(document.images).map(i => [i.currentSrc.slice(0, 80), i.naturalWidth])")
+        assert all(width > 0 for _, width in images), (page, images)
+        if page in ("generated/data.html", "training-curves.html", "test-predictions.html"):
+            assert images, f"{page}: expected figures"
+        text = browser.find_element("css selector", "article").text
+        if synthetic:
+            assert "Synthetic data — not CIFAR-10 results" in text, f"{page}: no synthetic-data warning"
+        assert "Provenance: profile " in text, f"{page}: no provenance block"
+        tables = browser.execute_script("return document.querySelectorAll('article table').length")
+        captions = browser.execute_script(
+            "return Array.from(document.querySelectorAll('article p strong'))"
+            ".filter(s => s.textContent.startsWith('Table:')).map(s => s.textContent)")
+        assert len(captions) == tables, f"{page}: {tables} tables but {len(captions)} captions"
+        assert all((SYNTHETIC_NOTE in caption) == synthetic for caption in captions), (page, captions)
+        errors = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
+        assert not errors, (page, errors)
+        links.update(browser.execute_script("return Array.from(document.links).map(a => a.href)"))
+        weights[page] = browser.execute_script(
+            "return performance.getEntriesByType('navigation').concat(performance.getEntriesByType('resource'))"
+            ".reduce((total, entry) => total + (entry.decodedBodySize || 0), 0)")
+        for entry in browser.get_log("performance"):
+            message = json.loads(entry["message"])["message"]
+            if message["method"] == "Network.requestWillBeSent":
+                requests.append(message["params"]["request"]["url"])
+
+    # chrome:// requests are the browser's own pages (the new-tab page before the first get),
+    # served from inside the binary; anything that reaches a network has a network scheme.
+    outside = [url for url in requests if url.split(":", 1)[0] in ("http", "https", "ws", "wss", "ftp")
+               and urllib.parse.urlsplit(url).hostname not in ("127.0.0.1", "localhost")]
+    assert not outside, f"requests left localhost: {sorted(set(outside))[:10]}"
+
+    internal = {link.split("#")[0] for link in links if link.startswith(server)}
+    for link in sorted(internal):
+        with urllib.request.urlopen(link) as response:
+            assert response.status == 200, link
+
+    SCREENSHOTS.mkdir(exist_ok=True)
+    (SCREENSHOTS / "page-weights.json").write_text(json.dumps(
+        {"build_seconds": round(built["build_seconds"], 2),
+         "decoded_bytes_per_page": weights,
+         "html_bytes_per_page": {page: (site / page).stat().st_size for page in pages}}, indent=2) + "\n")
+
+
+def test_comparison_table_holds_the_metrics(built, server, browser):
+    _open(browser, server + "generated/comparison.html")
+    table = browser.find_element("css selector", "article table")
+    header = [cell.text for cell in table.find_elements("css selector", "thead th")]
+    rows = [[cell.text for cell in row.find_elements("css selector", "td")]
+            for row in table.find_elements("css selector", "tbody tr")]
+    by_label = {row[0]: row[1:] for row in rows}
+    for model, label in (("resnet50", "ResNet50"), ("cnn", "CNN")):
+        metrics = json.loads((built["runs"][model] / "metrics.json").read_text())
+        column = header.index(f"{label} (single run)") - 1
+        assert by_label["Test accuracy"][column] == f"{metrics['test_accuracy'] * 100:.2f} %"
+        assert by_label["Validation accuracy (best epoch)"][column] == f"{metrics['val_accuracy'] * 100:.2f} %"
+        assert by_label["Train accuracy (best epoch)"][column] == f"{metrics['train_accuracy'] * 100:.2f} %"
+        assert by_label["Test loss"][column] == f"{metrics['test_loss']:.4f}"
+        assert by_label["Parameters"][column] == f"{metrics['parameters']['total']:,}"
+        assert by_label["Epochs run (of maximum)"][column].startswith(f"{metrics['epochs_run']} of ")
+    assert "ResNet50: seed report (reference)" in header and "CNN: seed report (reference)" in header
+    assert by_label["Test accuracy"][header.index("ResNet50: seed report (reference)") - 1] == "95.33 %"
+    _screenshot(browser, "comparison.png")
+    for page, name in (("index.html", "home.png"), ("training-curves.html", "training-curves.png"),
+                       ("generated/data.html", "data.png")):
+        _open(browser, server + page)
+        _screenshot(browser, name)
