@@ -19,20 +19,27 @@ DATA ?=
 WEIGHTS ?=
 SEED ?= 0
 SEEDS ?= 1
+# Opt-in studies of the seed's claims, comma-separated: arms, data-efficiency, gradcam.
+STUDIES ?=
+FRACTIONS ?= 0.01,0.1,1
 MODELS := resnet50 cnn
 
 # Real-data profiles run on synthetic data land in their own folder, marked as such.
-RESULTS := results/$(PROFILE)$(if $(and $(filter synthetic,$(DATA)),$(filter-out smoke,$(PROFILE))),-synthetic)
+# (the same rule as cifarcmp.config.results_tag)
+DATA_SUFFIX := $(if $(filter smoke,$(PROFILE)),$(if $(filter-out synthetic,$(DATA)),-real),$(if $(filter synthetic,$(DATA)),-synthetic))
+TAG := $(PROFILE)$(DATA_SUFFIX)
+RESULTS := results/$(TAG)
 SEED_LIST := $(if $(filter 1,$(SEEDS)),$(SEED),$(shell seq 0 $$(( $(SEEDS) - 1 ))))
 RUNS := $(foreach model,$(MODELS),$(foreach seed,$(SEED_LIST),$(RESULTS)/$(model)/seed-$(seed)/manifest.json))
 TRAIN_FLAGS := --profile $(PROFILE) $(if $(DATA),--data $(DATA)) $(if $(WEIGHTS),--weights $(WEIGHTS))
 INSTALLED := $(VENV)/.installed-$(TF)
 
-.PHONY: help setup train report site serve test bench clean
+.PHONY: help setup train studies report site serve test bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
-	@echo "  variables: PROFILE=$(PROFILE) (paper|quick|smoke)  DATA=cifar10|synthetic|PATH  WEIGHTS=imagenet|none|PATH  SEED=$(SEED)  SEEDS=$(SEEDS)  TF=$(TF)"
+	@echo "  variables: PROFILE=$(PROFILE) (paper|quick|smoke)  DATA=cifar10|synthetic|PATH  WEIGHTS=imagenet|none|PATH"
+	@echo "             SEED=$(SEED)  SEEDS=$(SEEDS)  STUDIES=arms,data-efficiency,gradcam  FRACTIONS=$(FRACTIONS)  TF=$(TF)"
 
 setup: $(INSTALLED) ## create .venv and install cifarcmp with its dependencies
 
@@ -49,7 +56,10 @@ train: $(RUNS) ## train both models (PROFILE, DATA, WEIGHTS, SEED, SEEDS)
 $(RESULTS)/%/manifest.json: | $(INSTALLED)
 	$(BIN)/cifarcmp train --model $(word 1,$(subst /, ,$*)) --seed $(patsubst seed-%,%,$(word 2,$(subst /, ,$*))) $(TRAIN_FLAGS) --out $(RESULTS)/$*
 
-report: train site ## train what is missing, then render the pages and build site/
+report: train $(if $(STUDIES),studies) site ## train what is missing (and STUDIES), then render and build site/
+
+studies: $(INSTALLED) ## run the STUDIES (arms,data-efficiency,gradcam); finished runs are kept
+	$(BIN)/cifarcmp study --studies $(STUDIES) $(TRAIN_FLAGS) --seeds $(SEEDS) --fractions $(FRACTIONS)
 
 site: $(INSTALLED) ## render docs/generated/ from existing results and build site/ (no training)
 	$(BIN)/cifarcmp render $(RESULTS)

@@ -59,6 +59,19 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("results", type=Path, help="a results folder such as results/paper (holding <model>/seed-<N>/ runs)")
     render.add_argument("--out", type=Path, default=None, help="where the pages go (default: docs/generated)")
 
+    study = commands.add_parser(
+        "study", help="run opt-in studies of the seed's claims (arms, data efficiency, Grad-CAM)",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description="Train the runs a study needs (finished ones are kept) and write its summary.json "
+        "under results/studies-<profile>/.",
+    )
+    study.add_argument("--studies", required=True, help="comma-separated: arms, data-efficiency, gradcam")
+    study.add_argument("--profile", default="paper", help="as for train")
+    study.add_argument("--data", default=None, help=DATA_HELP)
+    study.add_argument("--weights", default=None, help="as for train (the random-initialisation arm always uses none)")
+    study.add_argument("--seeds", type=int, default=1, help="seeds per run (0..N-1)")
+    study.add_argument("--fractions", default="0.01,0.1,1", help="data-efficiency: fractions of the training split, each in (0, 1]")
+
     evaluate = commands.add_parser(
         "evaluate", help="(re)compute the evaluation of finished runs, without retraining",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
@@ -71,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     arguments = _parser().parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter hides our output
     try:
-        return {"train": _train, "data": _data, "render": _render, "evaluate": _evaluate}[arguments.command](arguments)
+        commands = {"train": _train, "data": _data, "render": _render, "evaluate": _evaluate, "study": _study}
+        return commands[arguments.command](arguments)
     except UserError as error:
         print(f"cifarcmp: error: {error}", file=sys.stderr)
         return 1
@@ -93,6 +107,22 @@ def _train(arguments) -> int:
     from cifarcmp.train import train  # imports Keras: after the arguments are known to be good
 
     train(resolved, out, force=arguments.force)
+    return 0
+
+
+def _study(arguments) -> int:
+    from cifarcmp import study
+
+    studies = study.parse_studies(arguments.studies)
+    fractions = study.parse_fractions(arguments.fractions)
+    if arguments.profile not in PROFILES:
+        raise UserError(f"unknown profile {arguments.profile!r}; choose one of: {', '.join(PROFILES)}")
+    if arguments.seeds < 1:
+        raise UserError(f"--seeds {arguments.seeds}: need at least one seed")
+    study.run(
+        studies, arguments.profile, list(range(arguments.seeds)), fractions,
+        data=arguments.data, weights=_weights(arguments.weights),
+    )
     return 0
 
 

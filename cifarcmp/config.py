@@ -26,6 +26,7 @@ class RunConfig:
     data: str = "cifar10"  # "cifar10" (official download), "synthetic", or a local path
     weights: str = "imagenet"  # resnet50 only: "imagenet", "none" (random init) or a .h5 path
     seed: int = 0  # seeds the split, the subsets, the weight initialisation and the shuffling
+    arm: str = ""  # the study arm this run belongs to (see ARMS); empty: the model's own protocol
 
     # Optimisation. The seed report: plain SGD, lr 0.01, batch 64, sparse categorical
     # cross-entropy, accuracy.
@@ -53,11 +54,19 @@ class RunConfig:
     train_subset: int = 0  # images of the remaining training split used (0: all of them)
     test_subset: int = 0  # test images evaluated (0: all 10,000); stratified when cut
 
+    train_fraction: float = 1.0  # share of those training images used (data-efficiency study), stratified
+
     # Architecture.
+    freeze_base: bool = False  # resnet50: train only the head on frozen ImageNet features
     upsampling: int = 7  # resnet50: nearest-neighbour factor, 32 px -> 224 px as in the seed
     dropout: tuple[float, float, float] = (0.25, 0.25, 0.5)  # cnn: after each block, after Dense 512
 
     deviations: tuple[str, ...] = field(default=())  # how this run departs from the seed's protocol
+
+    @property
+    def name(self) -> str:
+        """What the report calls this run's model: the study arm, else the model."""
+        return self.arm or self.model
 
     @property
     def image_size(self) -> int:
@@ -86,11 +95,11 @@ PAPER = {
 }
 
 # What each cheaper profile changes, with the reason. Measured on a 2-core CPU (TensorFlow 2.21):
-# the CNN trains at about 900 images/s; ResNet50 at 224 px at about 5 images/s, at 64 px at about
-# 60 images/s.
+# the CNN trains at about 1,800 images/s; ResNet50 at 224 px at about 5 images/s, at 64 px at about
+# 90 images/s (and predicts at about 280). quick: CNN about 4 minutes, ResNet50 about 7.
 PROFILE_CHANGES = {
     "quick": {
-        "resnet50": dict(upsampling=2, train_subset=4000, epochs=2),
+        "resnet50": dict(upsampling=2, train_subset=8000, epochs=3),
         "cnn": dict(epochs=8),
     },
     "smoke": {
@@ -106,7 +115,28 @@ PROFILE_CHANGES = {
 }
 
 # Defaults compared against `paper` only where the field is part of the protocol.
-_NOT_PROTOCOL = {"profile", "seed", "deviations", "data", "weights"}
+_NOT_PROTOCOL = {"profile", "seed", "deviations", "data", "weights", "arm"}
+
+# The arms of the transfer-learning study (Kornblith et al. 2019 compare the same three): the
+# seed's fine-tuned ResNet50, ResNet50 as a frozen feature extractor, ResNet50 from random
+# initialisation (which separates the architecture from the pretraining), and the scratch CNN.
+ARMS = {
+    "resnet50": ("resnet50", {}),
+    "resnet50-frozen": ("resnet50", {"freeze_base": True}),
+    "resnet50-random": ("resnet50", {"weights": "none"}),
+    "cnn": ("cnn", {}),
+}
+
+
+def resolve_arm(arm: str, profile: str, **overrides) -> RunConfig:
+    """The configuration of a study arm: its model's protocol with the arm's changes."""
+    if arm not in ARMS:
+        raise UserError(f"unknown arm {arm!r}; choose one of: {', '.join(ARMS)}")
+    model, changes = ARMS[arm]
+    merged = {**overrides, **changes}
+    if changes.get("weights") == "none":
+        merged["weights"] = "none"
+    return resolve(model, profile, arm="" if arm == model else arm, **merged)
 
 
 def resolve(model: str, profile: str = "paper", **overrides) -> RunConfig:
@@ -123,6 +153,8 @@ def resolve(model: str, profile: str = "paper", **overrides) -> RunConfig:
     if unknown:
         raise ValueError(f"unknown configuration fields: {sorted(unknown)}")
     config = replace(paper, profile=profile, **changes)
+    if not 0 < config.train_fraction <= 1:
+        raise UserError(f"training fraction {config.train_fraction} is outside (0, 1]")
     deviations = [
         f"{name}: {getattr(config, name)!r} instead of {getattr(paper, name)!r}"
         for name in sorted(known - _NOT_PROTOCOL)
@@ -136,13 +168,13 @@ def resolve(model: str, profile: str = "paper", **overrides) -> RunConfig:
 
 
 def results_tag(config: RunConfig) -> str:
-    """The folder under results/ for this run's profile; `-synthetic` marks real profiles run on it."""
-    if config.data == "synthetic" and PAPER[config.model].data != "synthetic" and config.profile != "smoke":
-        return f"{config.profile}-synthetic"
-    return config.profile
+    """The folder under results/ for a run's profile; it says when the data is not the profile's own."""
+    if config.profile == "smoke":
+        return "smoke" if config.data == "synthetic" else "smoke-real"
+    return f"{config.profile}-synthetic" if config.data == "synthetic" else config.profile
 
 
 def default_run_dir(config: RunConfig):
     from cifarcmp.paths import RESULTS_ROOT
 
-    return RESULTS_ROOT / results_tag(config) / config.model / f"seed-{config.seed}"
+    return RESULTS_ROOT / results_tag(config) / config.name / f"seed-{config.seed}"

@@ -56,10 +56,15 @@ def build_resnet50(config: RunConfig) -> keras.Model:
     # Nearest-neighbour upsampling, as the seed did: the ImageNet filters expect objects at about
     # the scale they have in 224 px images, not 32 px ones.
     x = layers.UpSampling2D(size=config.upsampling, name="upsampling")(x)
-    # The whole base is trained (the seed fine-tuned every layer) and its BatchNorm layers run in
-    # training mode, as Keras does by default for a trainable model; the frozen-feature variant is
-    # a separate study.
-    x = base(x)
+    # The seed fine-tuned every layer, with BatchNorm in training mode as Keras does by default for
+    # a trainable model. The frozen-feature arm instead freezes the base and calls it with
+    # training=False, so BatchNorm keeps its ImageNet statistics: updating them while the
+    # convolutions stay fixed would shift every feature the head learns from.
+    if config.freeze_base:
+        base.trainable = False
+        x = base(x, training=False)
+    else:
+        x = base(x)
     x = layers.GlobalAveragePooling2D(name="global_average_pooling")(x)
     x = layers.Flatten(name="flatten")(x)  # a no-op after pooling, kept because the seed has it
     x = layers.Dense(1024, activation="relu", name="dense_1024")(x)

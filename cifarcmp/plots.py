@@ -92,24 +92,76 @@ def overlaid_curves(curves: dict[str, list[dict[str, np.ndarray]]]) -> Figure:
     return figure
 
 
-def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, classes: int = 10) -> np.ndarray:
-    """Counts: row = true class, column = predicted class."""
-    matrix = np.zeros((classes, classes), dtype=np.int64)
-    np.add.at(matrix, (labels.astype(np.int64), predicted.astype(np.int64)), 1)
-    return matrix
+def confusion_figure(counts: np.ndarray, class_names: list[str], title: str) -> Figure:
+    """Counts (top) and row-normalised percentages (bottom) of one confusion matrix.
+
+    Rows are true classes, columns predicted ones. Both panels print their numbers in the cells:
+    the colour shows the pattern, the numbers are what a reader quotes. The panels are stacked
+    rather than side by side so that, at the width of a page's text column, the numbers stay
+    legible without scaling the image down.
+    """
+    counts = np.asarray(counts)
+    totals = counts.sum(axis=1, keepdims=True)
+    percent = np.divide(counts * 100.0, totals, out=np.zeros(counts.shape), where=totals > 0)
+    figure = Figure(figsize=(5.8, 10.4), dpi=100, layout="constrained")
+    figure.suptitle(title, fontsize=10)
+    panels = ((counts, "test images", "counts", max(1, int(counts.max()))),
+              (percent, "% of the true class", "row-normalised (% of each true class)", 100))
+    for axis, (values, unit, heading, top) in zip(figure.subplots(2, 1), panels):
+        image = axis.imshow(values, cmap="Blues", vmin=0, vmax=top)
+        for (row, column), value in np.ndenumerate(values):
+            if value:
+                axis.text(column, row, f"{value:.0f}", ha="center", va="center", fontsize=7,
+                          color="white" if value > top / 2 else "black")
+        axis.set_xticks(range(len(class_names)), class_names, rotation=60, fontsize=8)
+        axis.set_yticks(range(len(class_names)), class_names, fontsize=8)
+        axis.set_xlabel("predicted", fontsize=9)
+        axis.set_ylabel("true", fontsize=9)
+        axis.set_title(heading, fontsize=9)
+        figure.colorbar(image, ax=axis, label=unit, shrink=0.9)
+    return figure
 
 
-def plot_confusion(matrix: np.ndarray, class_names: list[str], title: str) -> Figure:
-    """Row-normalised confusion matrix (each row sums to 100 % of that class's test images)."""
-    totals = matrix.sum(axis=1, keepdims=True)
-    percent = np.divide(matrix * 100.0, totals, out=np.zeros(matrix.shape), where=totals > 0)
-    figure = Figure(figsize=(5.2, 4.6), dpi=100, layout="constrained")
-    axis = figure.subplots()
-    image = axis.imshow(percent, cmap="Blues", vmin=0, vmax=100)
-    axis.set_xticks(range(len(class_names)), class_names, rotation=60, fontsize=8)
-    axis.set_yticks(range(len(class_names)), class_names, fontsize=8)
-    axis.set(title=title, xlabel="predicted", ylabel="true")
-    figure.colorbar(image, ax=axis, label="% of the true class")
+def reliability_diagrams(panels: list[tuple[str, str, list[dict], float]]) -> Figure:
+    """One reliability diagram per (model, title, bins, ECE), side by side.
+
+    `bins` are the entries of an evaluation's "reliability" list (lower, upper, confidence,
+    accuracy, count; None for an empty bin). A filled bar per bin shows its accuracy and a
+    hatched outline its mean confidence; the diagonal is perfect calibration. Hatching rather
+    than a second fill keeps an underconfident bin (confidence below accuracy) readable.
+    """
+    figure = Figure(figsize=(3.3 * len(panels), 3.6), dpi=100, layout="constrained")
+    for axis, (model, title, bins, ece) in zip(figure.subplots(1, len(panels), squeeze=False)[0], panels):
+        filled = [entry for entry in bins if entry["count"]]
+        lefts = [entry["lower"] for entry in filled]
+        widths = [entry["upper"] - entry["lower"] for entry in filled]
+        axis.bar(lefts, [entry["accuracy"] for entry in filled], width=widths, align="edge",
+                 color=MODEL_COLOURS.get(model, "tab:green"), edgecolor="black", linewidth=0.5, label="accuracy")
+        axis.bar(lefts, [entry["confidence"] for entry in filled], width=widths, align="edge", fill=False,
+                 hatch="///", edgecolor="tab:red", linewidth=0.8, label="mean confidence")
+        axis.plot([0, 1], [0, 1], "--", color="grey", linewidth=1, label="calibrated")
+        axis.set(xlim=(0, 1), ylim=(0, 1))
+        axis.set_xlabel("confidence (largest probability)", fontsize=8)
+        axis.set_ylabel("accuracy", fontsize=8)
+        axis.set_title(f"{title}: ECE {ece:.4f}", fontsize=9)
+        axis.tick_params(labelsize=7)
+        axis.legend(fontsize=7, loc="upper left")
+    return figure
+
+
+def mistake_gallery(items: list[dict], title: str, columns: int = 6) -> Figure:
+    """Test images (items with image, true, predicted, confidence) titled with what went wrong."""
+    rows = max(1, -(-len(items) // columns))
+    figure = Figure(figsize=(columns * 1.1, rows * 1.55 + 0.3), dpi=100, layout="constrained")
+    figure.suptitle(title, fontsize=10)
+    for index, axis in enumerate(figure.subplots(rows, columns, squeeze=False).flat):
+        axis.set_axis_off()
+        if index < len(items):
+            item = items[index]
+            # Nearest-neighbour: the 32 x 32 pixels as the model saw them, not smoothed.
+            axis.imshow(item["image"], interpolation="nearest")
+            axis.set_title(f"true: {item['true']}\npred: {item['predicted']}\n{item['confidence'] * 100:.1f} %",
+                           fontsize=7.5)
     return figure
 
 

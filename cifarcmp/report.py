@@ -18,11 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
+import markdown
 
-from cifarcmp import paths, plots
+from cifarcmp import evidence, paths, plots
 from cifarcmp.errors import UserError
 from cifarcmp.results import Run, find_runs, load_run
-from cifarcmp.tables import SEED_REPORT, build_tables, mean_std, to_markdown, write_table
+from cifarcmp.tables import SEED_REPORT, build_tables, mean, to_markdown, write_table
 
 MODEL_ORDER = ("resnet50", "cnn")
 
@@ -173,8 +174,8 @@ def discussion_facts(groups: list[ModelGroup]) -> dict:
     for group in groups:
         histories = [run.history for run in group.runs]
         # Rounded as printed, so the words never disagree with the number shown beside them.
-        gap = round(mean_std([(run.metrics["train_accuracy"] - run.metrics["val_accuracy"]) * 100
-                              for run in group.runs])[0], 1)
+        gap = round(mean([(run.metrics["train_accuracy"] - run.metrics["val_accuracy"]) * 100
+                          for run in group.runs]), 1)
         if gap > 5:
             gap_words = "a clear overfitting gap"
         elif gap > 2:
@@ -184,24 +185,24 @@ def discussion_facts(groups: list[ModelGroup]) -> dict:
         else:
             gap_words = "validation accuracy above training accuracy"
         reference = SEED_REPORT.get(group.model, {}).get("test_accuracy_value")
-        test = mean_std(group.metric("test_accuracy"))[0]
+        test = mean(group.metric("test_accuracy"))
         models.append({
             "label": group.label,
             "count": group.count,
             "test": test * 100,
-            "val": mean_std(group.metric("val_accuracy"))[0] * 100,
-            "train": mean_std(group.metric("train_accuracy"))[0] * 100,
+            "val": mean(group.metric("val_accuracy")) * 100,
+            "train": mean(group.metric("train_accuracy")) * 100,
             "gap": gap,
             "gap_words": gap_words,
-            "best_epoch": mean_std(group.metric("best_epoch"))[0],
-            "epochs_run": mean_std(group.metric("epochs_run"))[0],
+            "best_epoch": mean(group.metric("best_epoch")),
+            "epochs_run": mean(group.metric("epochs_run")),
             "max_epochs": group.config["epochs"],
             "stopped_early": sum(bool(run.metrics["stopped_early"]) for run in group.runs),
             "best_is_last": all(run.metrics["best_epoch"] == run.metrics["epochs_run"] for run in group.runs),
-            "converged_epoch": mean_std([converged_epoch(history) for history in histories])[0],
+            "converged_epoch": mean([converged_epoch(history) for history in histories]),
             "vs_seed": None if reference is None else (test - reference) * 100,
             "parameters": group.runs[0].metrics["parameters"]["total"],
-            "wall": mean_std(group.metric("wall_seconds"))[0],
+            "wall": mean(group.metric("wall_seconds")),
         })
     facts = {"models": models, "single": all(model["count"] == 1 for model in models), "pair": None}
     if len(models) >= 2:
@@ -230,6 +231,8 @@ def _render_into(work: Path, groups: list[ModelGroup], results_root: Path, out_d
                  templates_dir: Path) -> None:
     origin = provenance(groups)
     tables = build_tables(groups, origin["synthetic"])
+    test_evidence = evidence.build(groups, origin["synthetic"])
+    tables.update({table.name: table for table in test_evidence["tables"]})
     downloads = {name: write_table(table, work / "tables") for name, table in tables.items()}
 
     first = groups[0].runs[0]
@@ -251,6 +254,7 @@ def _render_into(work: Path, groups: list[ModelGroup], results_root: Path, out_d
         "tables": tables,
         "downloads": downloads,
         "facts": discussion_facts(groups),
+        "evidence": test_evidence["facts"],
         "sample_source": f"{plots.MODEL_LABELS.get(first.model, first.model)}, seed {first.config['seed']}",
     }
     for template_path in sorted(templates_dir.glob("*.j2")):
@@ -266,6 +270,10 @@ def _render_into(work: Path, groups: list[ModelGroup], results_root: Path, out_d
         except jinja2.TemplateError as error:
             raise UserError(f"{template_path}: cannot render ({error})") from None
         target.write_text(text, encoding="utf-8")
+        twin = target.with_suffix(".html")
+        if target.parent.name == "snippets" and target.suffix == ".md" and \
+                not (templates_dir / f"snippet-{twin.name}.j2").exists():
+            twin.write_text(snippet_html(text), encoding="utf-8")
 
     # Paths relative to the final out_dir, so a committed docs/generated/ works on any checkout.
     site = {
@@ -275,6 +283,17 @@ def _render_into(work: Path, groups: list[ModelGroup], results_root: Path, out_d
         "synthetic": origin["synthetic"],
     }
     (work / "run.json").write_text(json.dumps(site, indent=2) + "\n")
+
+
+def snippet_html(text: str) -> str:
+    """A Markdown snippet as HTML, for the executed notebook pages.
+
+    nbconvert renders notebook output, not MkDocs, so a snippet shown there must already be HTML.
+    The extensions are those of mkdocs.yml that the snippets use (tables, the `{ download }` and
+    `{: #id }` attributes, the warning admonition, collapsible blocks), so the markup matches what
+    Material styles on the other pages.
+    """
+    return markdown.markdown(text, extensions=["tables", "attr_list", "admonition", "pymdownx.details"])
 
 
 def _swap(work: Path, out_dir: Path) -> None:
@@ -295,6 +314,11 @@ class Site:
     groups: list[ModelGroup]
     banner_html: str
     synthetic: bool
+    directory: Path  # docs/generated/
+
+    def snippet(self, name: str) -> str:
+        """The HTML of `snippets/<name>.html`, written by `render` from its Markdown snippet."""
+        return (self.directory / "snippets" / f"{name}.html").read_text(encoding="utf-8")
 
 
 def load_site(generated_dir: Path | str | None = None) -> Site:
@@ -318,4 +342,4 @@ def load_site(generated_dir: Path | str | None = None) -> Site:
         by_model.setdefault(run.model, []).append(run)
     groups = [ModelGroup(model, members) for model, members in by_model.items()]
     banner = (directory / "snippets" / "banner.html").read_text(encoding="utf-8")
-    return Site(groups, banner, bool(site["synthetic"]))
+    return Site(groups, banner, bool(site["synthetic"]), directory)

@@ -18,6 +18,8 @@ when every file below is written, so a directory without the `.incomplete` suffi
 |                   | split, for the report's sample grid                                    |
 | `gallery.npz`     | optional: the test images of the most confident mistakes, with        |
 |                   | `indices`, `labels`, `predicted`, `confidence`                         |
+| `gradcam.npz`     | optional: Grad-CAM heat maps of a few test images per class: `images`, |
+|                   | `heatmaps` (N x h x w in [0, 1]), `labels`, `predicted`, `indices`    |
 | `evaluation.json` | optional, rewritten by `cifarcmp evaluate`: intervals, confusion,      |
 |                   | per-class scores, calibration, all computed from predictions.npz      |
 
@@ -126,7 +128,8 @@ class Run:
 
     @property
     def model(self) -> str:
-        return self.config["model"]
+        """The model as the report names it: a study arm (resnet50-frozen, ...) or the model."""
+        return self.config.get("arm") or self.config["model"]
 
     @property
     def synthetic(self) -> bool:

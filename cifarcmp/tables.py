@@ -12,9 +12,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from cifarcmp.stats import seed_spread
 
 # Downloads sit next to the pages under generated/tables/. The Markdown form ends in `.md.txt`:
 # a `.md` file under docs/ would be turned into a page by MkDocs instead of being offered as a file.
@@ -50,15 +51,8 @@ class Table:
 # Formatting --------------------------------------------------------------------------------
 
 
-def mean_std(values: list[float]) -> tuple[float, float]:
-    """Mean and sample standard deviation (ddof 1; 0.0 for a single value)."""
-    if not values:
-        raise ValueError("mean_std needs at least one value")
-    mean = sum(values) / len(values)
-    if len(values) == 1:
-        return mean, 0.0
-    variance = sum((value - mean) ** 2 for value in values) / (len(values) - 1)
-    return mean, math.sqrt(variance)
+def mean(values: list[float]) -> float:
+    return seed_spread(values)["mean"]
 
 
 def format_number(value: float, digits: int = 2, scale: float = 1.0, unit: str = "") -> str:
@@ -66,12 +60,22 @@ def format_number(value: float, digits: int = 2, scale: float = 1.0, unit: str =
     return f"{text} {unit}".rstrip()
 
 
-def format_stat(values: list[float], digits: int = 2, scale: float = 1.0, unit: str = "") -> str:
-    """One value as is; several as "mean ± std" with the unit once at the end."""
-    mean, std = mean_std(values)
-    if len(values) == 1:
-        return format_number(mean, digits, scale, unit)
-    return f"{mean * scale:,.{digits}f} ± {std * scale:,.{digits}f} {unit}".rstrip()
+def format_stat(values: list[float], digits: int = 2, scale: float = 1.0, unit: str = "",
+                notes: tuple[str, ...] = ()) -> str:
+    """One value as is; several as "mean ± std unit (n = 3; min a, max b)".
+
+    Each cell carries its own n and range, so a cell copied on its own into coursework still says
+    how many seeds it summarises. Min and max are whole numbers when every value is (epochs).
+    `notes` are appended inside the parentheses of a multi-seed cell.
+    """
+    spread = seed_spread(values)
+    if spread["n"] == 1:
+        return format_number(spread["mean"], digits, scale, unit)
+    whole = scale == 1.0 and all(float(value).is_integer() for value in values)
+    low, high = (format_number(spread[key], 0 if whole else digits, scale) for key in ("min", "max"))
+    details = "; ".join((f"n = {spread['n']}", f"min {low}, max {high}", *notes))
+    head = f"{spread['mean'] * scale:,.{digits}f} ± {spread['std'] * scale:,.{digits}f} {unit}".rstrip()
+    return f"{head} ({details})"
 
 
 def format_percent(values: list[float], digits: int = 2) -> str:
@@ -176,10 +180,10 @@ NOT_REPORTED = "—"
 
 def format_duration(values: list[float]) -> str:
     """Seconds, minutes or hours, chosen by the mean so every run shares the unit."""
-    mean, _ = mean_std(values)
-    if mean < 120:
+    average = mean(values)
+    if average < 120:
         return format_stat(values, 1, unit="s")
-    if mean < 2 * 3600:
+    if average < 2 * 3600:
         return format_stat(values, 1, scale=1 / 60, unit="min")
     return format_stat(values, 2, scale=1 / 3600, unit="h")
 
@@ -205,11 +209,13 @@ def describe_rates(rates: list[float], limit: int = 4) -> str:
 
 
 def _epochs_cell(group) -> str:
-    text = f"{format_stat(group.metric('epochs_run'), 0 if group.count == 1 else 1)} of {group.config['epochs']}"
+    """"5 of 6 (early stop)", or "5.3 ± 0.6 of 6 (n = 3; min 5, max 6; 2 stopped early)"."""
     stopped = sum(bool(run.metrics["stopped_early"]) for run in group.runs)
-    if stopped:
-        text += " (early stop)" if group.count == 1 else f" ({stopped} of {group.count} stopped early)"
-    return text
+    maximum = f"of {group.config['epochs']}"
+    if group.count == 1:
+        return format_stat(group.metric("epochs_run"), 0, unit=maximum) + (" (early stop)" if stopped else "")
+    notes = (f"{stopped} stopped early",) if stopped else ()
+    return format_stat(group.metric("epochs_run"), 1, unit=maximum, notes=notes)
 
 
 def comparison_table(groups, synthetic: bool) -> Table:

@@ -30,7 +30,7 @@ def smoke_runs(tmp_path_factory):
 @pytest.mark.parametrize("model", ["cnn", "resnet50"])
 def test_smoke_training_writes_a_complete_results_directory(smoke_runs, model):
     run_dir = smoke_runs / model / "seed-0"
-    assert sorted(p.name for p in run_dir.iterdir()) == sorted((*results.RUN_FILES, "gallery.npz"))
+    assert sorted(p.name for p in run_dir.iterdir()) == sorted((*results.RUN_FILES, "gallery.npz", "gradcam.npz"))
     run = results.load_run(run_dir)
     assert run.synthetic and run.manifest["data"]["source"] == "synthetic"
     assert run.config["model"] == model and run.config["deviations"]

@@ -1,0 +1,59 @@
+"""The opt-in studies: bad requests are refused in one line; smoke versions run end to end."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from cifarcmp import study
+from cifarcmp.errors import UserError
+from conftest import assert_one_line_error, run_cli
+
+
+def test_unknown_study_and_bad_fractions_are_refused():
+    assert_one_line_error(run_cli("study", "--studies", "arms,vibes", "--profile", "smoke"), "unknown study", "vibes")
+    assert_one_line_error(
+        run_cli("study", "--studies", "data-efficiency", "--fractions", "0.5,1.5", "--profile", "smoke"),
+        "outside (0, 1]",
+    )
+    assert_one_line_error(run_cli("study", "--studies", "data-efficiency", "--fractions", "0", "--profile", "smoke"), "outside")
+    with pytest.raises(UserError):
+        study.parse_fractions("a,b")
+
+
+def test_a_study_whose_runs_fail_stops_with_the_run_named(tmp_path):
+    broken = tmp_path / "broken.tar.gz"
+    broken.write_bytes(b"not an archive")
+    failed = run_cli("study", "--studies", "arms", "--profile", "smoke", "--data", broken)
+    assert_one_line_error(failed, "study run", "failed", str(broken))
+
+
+def test_plan_shares_the_full_data_runs_with_the_arms_study(tmp_path):
+    planned = study.plan(["arms", "data-efficiency"], "smoke", [0, 1], [0.1, 1.0], tmp_path)
+    assert len(planned["arms"]) == 4 * 2
+    folders = {folder for *_, folder in planned["data-efficiency"]}
+    assert tmp_path / "arms" / "cnn" / "seed-1" in folders
+    assert tmp_path / "data-efficiency" / "resnet50-frozen" / "fraction-0.1" / "seed-0" in folders
+    fractions = {run_config.train_fraction for *_, run_config, _ in planned["data-efficiency"]}
+    assert fractions == {0.1, 1.0}
+
+
+@pytest.mark.slow
+def test_smoke_studies_write_their_summaries(tmp_path, monkeypatch):
+    monkeypatch.setattr(study, "RESULTS_ROOT", tmp_path)
+    root = study.run(["arms", "data-efficiency", "gradcam"], "smoke", [0], [0.1, 1.0])
+    arms = json.loads((root / "arms" / "summary.json").read_text())
+    assert {row["arm"] for row in arms["runs"]} == {"resnet50", "resnet50-frozen", "resnet50-random", "cnn"}
+    assert arms["synthetic"] is True
+    frozen = next(row for row in arms["runs"] if row["arm"] == "resnet50-frozen")
+    assert frozen["parameters"]["trainable"] == 2_628_106
+    efficiency = json.loads((root / "data-efficiency" / "summary.json").read_text())
+    cnn = sorted((row["fraction"], row["train_images"]) for row in efficiency["runs"] if row["arm"] == "cnn")
+    assert cnn == [(0.1, 900), (1.0, 9000)]
+    gradcam = json.loads((root / "gradcam" / "summary.json").read_text())
+    assert all(row["has_gradcam"] for row in gradcam["runs"])
+    # A second run retrains nothing: every run is already finished.
+    before = {path: path.stat().st_mtime for path in root.glob("**/manifest.json")}
+    study.run(["arms"], "smoke", [0], [1.0])
+    assert before == {path: path.stat().st_mtime for path in root.glob("**/manifest.json")}
