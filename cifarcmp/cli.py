@@ -162,8 +162,13 @@ def _evaluate(arguments) -> int:
     if not runs:
         raise UserError(f"{arguments.results}: holds no finished run")
     for run in runs:
-        evaluation = evaluate.evaluate_run(run)
-        print(f"{run}: evaluation.json written (test accuracy {evaluation['accuracy']:.2%})")
+        accuracy = evaluate.evaluate_run(run)["accuracy"]
+        interval = accuracy["interval"]
+        print(
+            f"{run}: test accuracy {accuracy['value']:.2%} "
+            f"(95% interval {interval['lower']:.2%} to {interval['upper']:.2%}, {interval['method']}); "
+            "evaluation.json and confusion.csv written"
+        )
     return 0
 
 

@@ -178,6 +178,8 @@ def _read_npz(path: Path, keys: tuple[str, ...]) -> dict:
 def find_runs(root: Path | str) -> list[Path]:
     """Finished run directories under `root` (itself a run, or `<model>/seed-N/` below it)."""
     root = Path(root)
+    if root.name.endswith(INCOMPLETE_SUFFIX):
+        raise UserError(f"{root}: an unfinished run (rerun the same train command to resume it)")
     if not root.is_dir():
         raise UserError(f"{root}: no such results directory")
     if (root / "manifest.json").is_file():

@@ -81,3 +81,16 @@ def test_offline_download_fails_fast_with_the_way_out(tmp_path, monkeypatch):
     result = run_cli("train", "--model", "cnn", "--profile", "quick", "--out", out, timeout=120)
     assert_one_line_error(result, "cannot download CIFAR-10", "--data PATH", "--data synthetic")
     assert _nothing_written(out)
+
+
+def test_evaluate_recomputes_a_finished_run_and_refuses_an_unfinished_one(tmp_path):
+    from fixtures import write_fixture_run
+
+    run_dir = tmp_path / "cnn" / "seed-0"
+    write_fixture_run(run_dir, "cnn")
+    evaluated = run_cli("evaluate", tmp_path)
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert "95% interval" in evaluated.stdout and (run_dir / "evaluation.json").is_file()
+    unfinished = tmp_path / "resnet50" / "seed-0.incomplete"
+    unfinished.mkdir(parents=True)
+    assert_one_line_error(run_cli("evaluate", unfinished), "unfinished")
