@@ -104,8 +104,8 @@ PROFILE_CHANGES = {
     },
     "smoke": {
         "resnet50": dict(
-            data="synthetic", weights="none", upsampling=1, validation_size=500,
-            train_subset=1000, test_subset=500, epochs=1,
+            data="synthetic", weights="none", upsampling=1, validation_size=1000,
+            train_subset=1000, test_subset=1000, epochs=1,
         ),
         "cnn": dict(
             data="synthetic", validation_size=1000, train_subset=9000, test_subset=1000, epochs=6,

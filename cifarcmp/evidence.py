@@ -161,12 +161,12 @@ def accuracy_table(groups, results: dict[Path, dict], synthetic: bool) -> Table:
     for group in groups:
         for run in group.runs:
             result = results[run.path]
-            rows.append([group.label, str(run.config["seed"]), format_count(result["accuracy"]["correct"]),
-                         format_count(result["test_images"]), format_percent([result["accuracy"]["value"]]),
-                         _interval(result)])
+            rows.append([group.label, str(run.config["seed"]),
+                         f"{format_count(result['accuracy']['correct'])} of {format_count(result['test_images'])}",
+                         format_percent([result["accuracy"]["value"]]), _interval(result)])
     return Table("evidence-accuracy", "Test accuracy of each run with its exact 95 % confidence interval "
                  "(Clopper–Pearson), computed from predictions.npz.",
-                 ["Model", "Seed", "Correct", "Test images", "Test accuracy", INTERVAL_COLUMN], rows, synthetic)
+                 ["Model", "Seed", "Right (of test images)", "Test accuracy", INTERVAL_COLUMN], rows, synthetic)
 
 
 def summary_table(models: list[dict], synthetic: bool) -> Table:
@@ -201,7 +201,7 @@ def mcnemar_table(pairs: list[dict], synthetic: bool) -> Table:
     for pair in pairs:
         if not pair["paired"]:
             rows.append([str(pair["seed"]), NOT_REPORTED, NOT_REPORTED, NOT_REPORTED, NOT_REPORTED,
-                         "no paired test: different test images"])
+                         "no test: different images"])
             continue
         verdict = "significant" if pair["significant"] else "not significant"
         if pair["significant"] and pair["favoured"]:
@@ -210,24 +210,25 @@ def mcnemar_table(pairs: list[dict], synthetic: bool) -> Table:
                      format_count(pair["c"]), pair["p_text"], verdict])
     return Table("evidence-mcnemar", f"{first} against {second} on the same test images, seed by seed: exact "
                  "two-sided McNemar test on the images exactly one model classified correctly.",
-                 ["Seed", "Test images", f"{first} right, {second} wrong (b)", f"{first} wrong, {second} right (c)",
-                  "p-value", "At the 5 % level"], rows, synthetic, align=["l", "r", "r", "r", "r", "l"])
+                 ["Seed", "Test images", f"b: only {first} right", f"c: only {second} right", "p-value",
+                  f"At the {round(SIGNIFICANCE_LEVEL * 100)} % level"], rows, synthetic,
+                 align=["l", "r", "r", "r", "r", "l"])
 
 
 def per_class_table(models: list[dict], synthetic: bool) -> Table:
     columns = ["Class"]
     for model in models:
         columns += [f"{model['label']} precision", f"{model['label']} recall", f"{model['label']} F1"]
-    columns.append("Test images")
     rows = []
-    first = models[0]["reference"]
-    for index, name in enumerate(first["class_names"]):
+    for index, name in enumerate(models[0]["reference"]["class_names"]):
         row = [name]
         for model in models:
             scores = model["reference"]["per_class"][index]
             row += [f"{scores[key]:.3f}" for key in ("precision", "recall", "f1")]
-        rows.append(row + [format_count(first["per_class"][index]["support"])])
+        rows.append(row)
     runs = ", ".join(f"{model['label']} seed {model['reference']['seed']}" for model in models)
+    # The support (test images per class) is on the Data page; here it would push the table wider
+    # than the text column.
     return Table("evidence-per-class", f"Precision, recall and F1 per class on the test set ({runs}).",
                  columns, rows, synthetic)
 

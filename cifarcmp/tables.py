@@ -247,7 +247,7 @@ def comparison_table(groups, synthetic: bool) -> Table:
         columns += [f"{group.label} ({spread_label(group.count)})", f"{group.label}: seed report (reference)"]
         cells += [ours, seed]
     labels = ["Epochs run (of maximum)", "Best epoch (lowest validation loss)", "Learning rate (first → last epoch)",
-              "Batch size", "Train accuracy (best epoch)", "Validation accuracy (best epoch)", "Test accuracy",
+              "Batch size", "Train accuracy (chosen weights)", "Validation accuracy (chosen weights)", "Test accuracy",
               "Test loss", "Parameters", "Trainable parameters", "Wall time", "Training throughput (images/s)",
               "Test images"]
     rows = [[label] + [column[index] for column in cells] for index, label in enumerate(labels)]

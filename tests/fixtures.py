@@ -4,6 +4,8 @@ Written with numpy and json only, so report and site tests run in milliseconds w
 TensorFlow, and so a test can dictate the numbers (for example a run where the CNN wins).
 
     write_fixture_run(tmp_path / "resnet50" / "seed-0", "resnet50", test_accuracy=0.9)
+    write_fixture_run(path, "cnn", correct=mask, gallery=True)  # exactly these images right
+    write_fixture_seeds(tmp_path, "cnn", [0.70, 0.72, 0.74])  # seed-0, seed-1, seed-2
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cifarcmp import stats
 from cifarcmp.config import resolve
 
 CLASS_NAMES = [
@@ -52,6 +55,7 @@ _LAYERS = {
 # BatchNormalization moving statistics inside ResNet50: counted, never trained.
 _NON_TRAINABLE = {"resnet50": 53_120, "cnn": 0}
 _DEFAULT_ACCURACY = {"resnet50": 0.90, "cnn": 0.70}
+GALLERY_SIZE = 24  # as cifarcmp.train writes
 
 
 def write_fixture_run(
@@ -64,16 +68,28 @@ def write_fixture_run(
     best_epoch: int | None = None,
     overfit_gap: float = 0.05,
     test_images: int = 200,
+    correct=None,
+    gallery: bool = False,
+    index_offset: int = 0,
 ) -> Path:
     """Write a finished run of `model` into `path` (created) and return `path`.
 
     `test_accuracy` is a fraction (0..1); the validation accuracy at the best epoch sits one
     point above it and the training accuracy `overfit_gap` above that. `best_epoch` defaults to
     the last epoch (ResNet50) or four before it (the CNN, which then stops early).
+
+    `correct` (booleans, one per test image) says exactly which images the model gets right, for
+    paired tests; it then sets the test accuracy. Otherwise a seeded draw picks
+    `test_accuracy` of them, the same draw for every model of the same seed. `gallery` also
+    writes gallery.npz; `index_offset` shifts the test indices, as if another test subset was used.
     """
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
+    if correct is not None:
+        correct = np.asarray(correct, dtype=bool)
+        test_images = correct.size
+        test_accuracy = float(correct.mean())
     test_accuracy = _DEFAULT_ACCURACY[model] if test_accuracy is None else test_accuracy
     profile = "smoke" if synthetic else "paper"
     config = resolve(model, profile, seed=seed, epochs=epochs).to_dict()
@@ -93,7 +109,9 @@ def write_fixture_run(
         "test": [test_per_class] * 10,
     }
     labels = np.repeat(np.arange(10), test_per_class).astype(np.int64)
-    probabilities = _probabilities(labels, test_accuracy, rng)
+    if correct is not None and correct.size != labels.size:
+        raise ValueError(f"correct needs {labels.size} entries (10 classes x {test_per_class}), got {correct.size}")
+    probabilities = _probabilities(labels, test_accuracy, rng, correct)
     layers = _LAYERS[model]
     total = sum(layer[3] for layer in layers)
     non_trainable = _NON_TRAINABLE[model]
@@ -150,12 +168,25 @@ def write_fixture_run(
         "test_images": int(labels.size),
         "parameters": {"total": total, "trainable": total - non_trainable, "non_trainable": non_trainable},
     })
-    np.savez(path / "predictions.npz", labels=labels, probabilities=probabilities,
-             indices=np.arange(labels.size, dtype=np.int64))
+    indices = np.arange(labels.size, dtype=np.int64) + index_offset
+    np.savez(path / "predictions.npz", labels=labels, probabilities=probabilities, indices=indices)
     sample_labels = np.repeat(np.arange(10), 2).astype(np.int64)
     images = rng.integers(0, 256, size=(sample_labels.size, 32, 32, 3), dtype=np.uint8)
     np.savez(path / "samples.npz", images=images, labels=sample_labels)
+    if gallery:
+        # As training writes it: the most confident mistakes, with their test images.
+        mistakes = stats.most_confident_mistakes(probabilities, labels, GALLERY_SIZE)
+        np.savez(path / "gallery.npz",
+                 images=rng.integers(0, 256, size=(mistakes.size, 32, 32, 3), dtype=np.uint8),
+                 indices=indices[mistakes], labels=labels[mistakes],
+                 predicted=probabilities[mistakes].argmax(axis=1), confidence=probabilities[mistakes].max(axis=1))
     return path
+
+
+def write_fixture_seeds(root: Path | str, model: str, accuracies: list[float], **options) -> list[Path]:
+    """One run of `model` per test accuracy, as `root/<model>/seed-0`, `seed-1`, ..."""
+    return [write_fixture_run(Path(root) / model / f"seed-{seed}", model, test_accuracy=accuracy, seed=seed,
+                              **options) for seed, accuracy in enumerate(accuracies)]
 
 
 def _history(config, epochs_run, best_epoch, test_accuracy, overfit_gap, seed) -> list[dict]:
@@ -179,12 +210,13 @@ def _history(config, epochs_run, best_epoch, test_accuracy, overfit_gap, seed) -
     return rows
 
 
-def _probabilities(labels, accuracy, rng) -> np.ndarray:
-    """Softmax-like rows whose arg-max is right for `accuracy` of the images."""
+def _probabilities(labels, accuracy, rng, correct=None) -> np.ndarray:
+    """Softmax-like rows whose arg-max is right on `correct`, else for `accuracy` of the images."""
     count = labels.size
     probabilities = rng.random((count, 10)).astype(np.float32) * 0.1
-    correct = np.zeros(count, dtype=bool)
-    correct[rng.permutation(count)[: round(accuracy * count)]] = True
+    if correct is None:
+        correct = np.zeros(count, dtype=bool)
+        correct[rng.permutation(count)[: round(accuracy * count)]] = True
     predicted = np.where(correct, labels, (labels + 1) % 10)
     probabilities[np.arange(count), predicted] += 1.0
     return probabilities / probabilities.sum(axis=1, keepdims=True)

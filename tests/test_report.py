@@ -5,14 +5,19 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from cifarcmp import stats
 from cifarcmp.errors import UserError
 from cifarcmp.report import render
-from cifarcmp.tables import Table, describe_rates, format_percent, to_latex, to_markdown
-from fixtures import write_fixture_run
+from cifarcmp.tables import Table, describe_rates, format_percent, format_stat, to_latex, to_markdown
+from fixtures import write_fixture_run, write_fixture_seeds
 
 PAGES = ("data.md", "method.md", "architectures.md", "comparison.md", "discussion.md", "cite.md")
+# The evidence page's sections, shown on docs/evidence.md; each also gets an .html twin.
+EVIDENCE = ("evidence-accuracy", "evidence-paired", "evidence-per-class", "evidence-confusion",
+            "evidence-calibration", "evidence-mistakes")
 
 
 def _results(root: Path, resnet50: float = 0.90, cnn: float = 0.70, **options) -> Path:
@@ -31,8 +36,9 @@ def test_render_writes_pages_snippets_tables_and_run_file(tmp_path):
     out = _render(tmp_path)
     for page in PAGES:
         assert (out / page).is_file(), page
-    for snippet in ("banner.md", "banner.html", "headline.md"):
-        assert (out / "snippets" / snippet).is_file()
+    for snippet in ("banner.md", "banner.html", "headline.md", *(f"{name}.md" for name in EVIDENCE),
+                    *(f"{name}.html" for name in EVIDENCE)):
+        assert (out / "snippets" / snippet).is_file(), snippet
     assert (out / "figures" / "samples.png").stat().st_size > 1000
     for suffix in (".csv", ".tex", ".md.txt"):
         assert (out / "tables" / f"comparison{suffix}").is_file()
@@ -54,7 +60,7 @@ def test_synthetic_runs_are_marked_on_every_page_and_caption(tmp_path):
     for page in (*PAGES, "snippets/banner.md"):
         assert '!!! warning "Synthetic data — not CIFAR-10 results"' in (out / page).read_text(), page
     assert "Synthetic data — not CIFAR-10 results" in (out / "snippets" / "banner.html").read_text()
-    for page in PAGES:
+    for page in (*PAGES, *(f"snippets/{name}.md" for name in EVIDENCE)):
         for line in (out / page).read_text().splitlines():
             if line.lstrip().startswith("**Table:"):
                 assert "synthetic data — not CIFAR-10 results" in line, (page, line)
@@ -64,7 +70,7 @@ def test_synthetic_runs_are_marked_on_every_page_and_caption(tmp_path):
 
 def test_real_data_runs_carry_no_synthetic_warning(tmp_path):
     out = _render(tmp_path, synthetic=False)
-    for page in PAGES:
+    for page in (*PAGES, *(f"snippets/{name}.md" for name in EVIDENCE)):
         assert "Synthetic data" not in (out / page).read_text()
         assert "synthetic data" not in (out / page).read_text()
     assert "matches the official CIFAR-10 checksum" in (out / "snippets" / "banner.md").read_text()
@@ -101,7 +107,124 @@ def test_several_seeds_are_reported_as_mean_and_spread(tmp_path):
     render(root, tmp_path / "out")
     text = (tmp_path / "out" / "comparison.md").read_text()
     assert "ResNet50 (mean ± std, n = 2 seeds)" in text and "CNN (single run)" in text
-    assert "91.00 ± 1.41 %" in text
+    assert "91.00 ± 1.41 % (n = 2; min 90.00, max 92.00)" in text
+
+
+def test_three_seeds_show_spread_n_min_and_max_in_every_table(tmp_path):
+    root = tmp_path / "results"
+    write_fixture_seeds(root, "resnet50", [0.90, 0.92, 0.91])
+    write_fixture_seeds(root, "cnn", [0.70, 0.74, 0.72])
+    render(root, tmp_path / "out")
+    comparison = (tmp_path / "out" / "comparison.md").read_text()
+    assert "| Test accuracy | 91.00 ± 1.00 % (n = 3; min 90.00, max 92.00) | 95.33 % |" in comparison
+    assert "72.00 ± 2.00 % (n = 3; min 70.00, max 74.00)" in comparison
+    headline = (tmp_path / "out" / "tables" / "headline.md.txt").read_text()
+    assert "91.00 ± 1.00 % (n = 3; min 90.00, max 92.00)" in headline and "mean ± std, n = 3 seeds" in headline
+    accuracy = (tmp_path / "out" / "snippets" / "evidence-accuracy.md").read_text()
+    assert "91.00 ± 1.00 % (n = 3; min 90.00, max 92.00)" in accuracy
+    assert "seed 0: " in accuracy and "seed 2: " in accuracy  # an interval for each seed
+    calibration = (tmp_path / "out" / "snippets" / "evidence-calibration.md").read_text()
+    assert calibration.count("(n = 3; min ") == 4  # ECE and NLL of both models
+    paired = (tmp_path / "out" / "snippets" / "evidence-paired.md").read_text()
+    for seed in (0, 1, 2):
+        assert f"**Seed {seed}**: **the difference is significant" in paired
+    assert "Significant at the 5 % level for 3 of 3 seeds." in paired
+
+
+def test_one_seed_says_single_run_and_invents_no_spread(tmp_path):
+    out = _render(tmp_path)
+    for text in ((out / "comparison.md").read_text(), (out / "snippets" / "evidence-accuracy.md").read_text(),
+                 (out / "snippets" / "evidence-calibration.md").read_text()):
+        assert "single run" in text and "±" not in text.split("Table:")[1]
+    assert format_stat([0.5]) == "0.50" and format_stat([4.0, 6.0], 1) == "5.0 ± 1.4 (n = 2; min 4, max 6)"
+
+
+def _paired(tmp_path: Path, resnet50_correct, cnn_correct, cnn_options=None) -> str:
+    """Render one run per model that gets exactly the given test images right; the paired section."""
+    root = tmp_path / "results"
+    write_fixture_run(root / "resnet50" / "seed-0", "resnet50", correct=resnet50_correct)
+    write_fixture_run(root / "cnn" / "seed-0", "cnn", correct=cnn_correct, **(cnn_options or {}))
+    render(root, tmp_path / "out")
+    return (tmp_path / "out" / "snippets" / "evidence-paired.md").read_text()
+
+
+def test_mcnemar_favours_the_cnn_when_it_is_much_better_on_the_same_images(tmp_path):
+    cnn = np.ones(200, dtype=bool)
+    cnn[:10] = False  # right on 190 images
+    resnet50 = np.zeros(200, dtype=bool)
+    resnet50[:120] = True  # right on 120, all but 10 of which the CNN also gets right
+    text = _paired(tmp_path, resnet50, cnn)
+    assert "the difference is significant at the 5 % level, in favour of CNN" in text
+    assert "ResNet50 alone was right on 10 and CNN alone on 80" in text
+    expected = stats.mcnemar(resnet50, cnn)["p_value"]
+    assert f"p = {expected:.1e}" in text
+    assert "| 0 | 200 | 10 | 80 | " in text and "significant, favours CNN" in text
+    assert "| Seed | Test images | b: only ResNet50 right | c: only CNN right | p-value |" in text
+    assert "not significant" not in text
+    discussion = (tmp_path / "out" / "discussion.md").read_text()
+    assert "**CNN wins**" in discussion and "finds the difference\nsignificant at the 5 % level" in discussion
+
+
+def test_identical_predictions_are_not_significant(tmp_path):
+    correct = np.arange(200) % 4 != 0  # the same 150 images right for both models
+    text = _paired(tmp_path, correct, correct)
+    assert "**the difference is not significant at the 5 % level** (p = 1.000)" in text
+    assert "the two models got exactly the same images right" in text
+    assert "is significant" not in text
+    discussion = (tmp_path / "out" / "discussion.md").read_text()
+    assert "**not significant** at the 5 % level" in discussion
+
+
+def test_runs_on_different_test_images_get_no_paired_test(tmp_path):
+    correct = np.ones(200, dtype=bool)
+    text = _paired(tmp_path, correct, correct, cnn_options={"index_offset": 1000})
+    assert "do not share the same test images" in text and "no paired test" in text
+    assert "significant at" not in text
+
+
+def test_evidence_sections_hold_intervals_per_class_calibration_and_confusion(tmp_path):
+    out = _render(tmp_path, resnet50=0.90, cnn=0.70)
+    accuracy = (out / "snippets" / "evidence-accuracy.md").read_text()
+    lower, upper = stats.binomial_interval(180, 200)
+    assert f"{lower * 100:.2f} – {upper * 100:.2f} %" in accuracy and "Clopper–Pearson" in accuracy
+    assert "| ResNet50 | 0 | 180 of 200 | 90.00 % |" in accuracy
+    per_class = (out / "snippets" / "evidence-per-class.md").read_text()
+    assert "| Class | ResNet50 precision | ResNet50 recall | ResNet50 F1 | CNN precision |" in per_class
+    assert "The 3 classes where the two models' F1 differ most:" in per_class
+    assert per_class.count("ResNet50 ahead by") + per_class.count("CNN ahead by") == 3
+    calibration = (out / "snippets" / "evidence-calibration.md").read_text()
+    assert "| Model | Runs | ECE | NLL (nats) |" in calibration
+    for model in ("resnet50", "cnn"):
+        for kind in ("counts", "normalised"):
+            for suffix in (".csv", ".tex", ".md.txt"):
+                assert (out / "tables" / f"confusion-{kind}-{model}{suffix}").is_file()
+    counts = (out / "tables" / "confusion-counts-resnet50.csv").read_text().splitlines()
+    assert counts[0].startswith("True \\ predicted,airplane,automobile")
+    assert sum(int(cell) for line in counts[1:] for cell in line.split(",")[1:]) == 200
+    html = (out / "snippets" / "evidence-accuracy.html").read_text()
+    assert '<table>' in html and 'id="table-evidence-accuracy"' in html
+    assert 'href="generated/tables/evidence-accuracy.csv" download' in html or \
+        'download href="generated/tables/evidence-accuracy.csv"' in html
+
+
+def test_the_gallery_is_used_when_recorded_and_named_missing_otherwise(tmp_path):
+    out = _render(tmp_path)  # the fixtures write no gallery.npz by default
+    text = (out / "snippets" / "evidence-mistakes.md").read_text()
+    assert text.count("not recorded for this run") == 2
+    (tmp_path / "results").rename(tmp_path / "old")
+    write_fixture_run(tmp_path / "results" / "resnet50" / "seed-0", "resnet50", gallery=True)
+    write_fixture_run(tmp_path / "results" / "cnn" / "seed-0", "cnn")
+    render(tmp_path / "results", out)
+    text = (out / "snippets" / "evidence-mistakes.md").read_text()
+    assert "**ResNet50, seed 0**: the 16 most confident mistakes are shown below" in text
+    assert text.count("not recorded for this run") == 1
+
+
+def test_a_damaged_gallery_names_its_file(tmp_path):
+    root = _results(tmp_path / "results")
+    (root / "cnn" / "seed-0" / "gallery.npz").write_bytes(b"garbage")
+    message = _one_line_error(root, tmp_path / "out")
+    assert "gallery.npz" in message and "unreadable" in message
 
 
 def test_unfinished_runs_are_never_rendered(tmp_path):
@@ -175,5 +298,5 @@ def test_table_writers():
 
 def test_formatting_helpers():
     assert format_percent([0.9533]) == "95.33 %"
-    assert format_percent([0.90, 0.92]) == "91.00 ± 1.41 %"
+    assert format_percent([0.90, 0.92]) == "91.00 ± 1.41 % (n = 2; min 90.00, max 92.00)"
     assert describe_rates([0.01, 0.01, 0.01, 0.00904837]) == "0.01 (epochs 1–3), 0.009048 (epoch 4)"

@@ -1,12 +1,13 @@
 """The built site, as a reader sees it: render fixtures, `mkdocs build --strict`, open in Chromium.
 
 Everything happens in a copy of docs/ and mkdocs.yml under tmp_path, so the real
-docs/generated/ is never touched. Screenshots of the home and comparison pages, and the page
-weights measured, go to screenshots/ (gitignored) for a person to look at.
+docs/generated/ is never touched. Screenshots of the home, comparison and evidence pages, and the
+page weights measured, go to screenshots/ (gitignored) for a person to look at.
 """
 
 from __future__ import annotations
 
+import base64
 import functools
 import json
 import os
@@ -20,8 +21,10 @@ import urllib.request
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from cifarcmp import stats
 from cifarcmp.paths import PROJECT_ROOT
 from cifarcmp.report import render
 from cifarcmp.results import find_runs
@@ -45,8 +48,9 @@ def built(tmp_path_factory) -> dict:
     # instead of the hand-built fixtures.
     results = Path(os.environ.get("CIFARCMP_SITE_RESULTS") or root / "results")
     if "CIFARCMP_SITE_RESULTS" not in os.environ:
+        # One run with a gallery.npz and one without, so the page shows both cases.
         for model in ("resnet50", "cnn"):
-            write_fixture_run(results / model / "seed-0", model)
+            write_fixture_run(results / model / "seed-0", model, gallery=model == "resnet50")
     runs = {}
     for run in find_runs(results):
         runs.setdefault(json.loads((run / "config.json").read_text())["model"], run)
@@ -66,7 +70,7 @@ def built(tmp_path_factory) -> dict:
 def test_build_writes_every_page_without_outside_references(built):
     site = built["site"]
     pages = sorted(path.relative_to(site).as_posix() for path in site.rglob("*.html"))
-    for expected in ("index.html", "background.html", "training-curves.html", "test-predictions.html",
+    for expected in ("index.html", "background.html", "training-curves.html", "evidence.html",
                      "limitations.html", "generated/data.html", "generated/method.html",
                      "generated/architectures.html", "generated/comparison.html",
                      "generated/discussion.html", "generated/cite.html"):
@@ -134,12 +138,14 @@ def _open(driver, url: str) -> None:
 
 
 def _screenshot(driver, name: str) -> None:
+    """The whole page, however long, through the DevTools protocol (a window is capped in height)."""
     SCREENSHOTS.mkdir(exist_ok=True)
-    height = driver.execute_script("return document.documentElement.scrollHeight")
-    # Window height includes the browser's own frame; leave room so the page ends in the picture.
-    driver.set_window_size(1280, min(height + 200, 6000))
-    driver.save_screenshot(str(SCREENSHOTS / name))
-    driver.set_window_size(1280, 1000)
+    size = driver.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
+    shot = driver.execute_cdp_cmd("Page.captureScreenshot", {
+        "format": "png", "captureBeyondViewport": True,
+        "clip": {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1},
+    })
+    (SCREENSHOTS / name).write_bytes(base64.b64decode(shot["data"]))
 
 
 def test_every_page_reads_right_in_a_browser(built, server, browser):
@@ -153,7 +159,7 @@ def test_every_page_reads_right_in_a_browser(built, server, browser):
         images = browser.execute_script(
             "return Array.from(document.images).map(i => [i.currentSrc.slice(0, 80), i.naturalWidth])")
         assert all(width > 0 for _, width in images), (page, images)
-        if page in ("generated/data.html", "training-curves.html", "test-predictions.html"):
+        if page in ("generated/data.html", "training-curves.html", "evidence.html"):
             assert images, f"{page}: expected figures"
         text = browser.find_element("css selector", "article").text
         if synthetic:
@@ -205,8 +211,8 @@ def test_comparison_table_holds_the_metrics(built, server, browser):
         metrics = json.loads((built["runs"][model] / "metrics.json").read_text())
         column = header.index(f"{label} (single run)") - 1
         assert by_label["Test accuracy"][column] == f"{metrics['test_accuracy'] * 100:.2f} %"
-        assert by_label["Validation accuracy (best epoch)"][column] == f"{metrics['val_accuracy'] * 100:.2f} %"
-        assert by_label["Train accuracy (best epoch)"][column] == f"{metrics['train_accuracy'] * 100:.2f} %"
+        assert by_label["Validation accuracy (chosen weights)"][column] == f"{metrics['val_accuracy'] * 100:.2f} %"
+        assert by_label["Train accuracy (chosen weights)"][column] == f"{metrics['train_accuracy'] * 100:.2f} %"
         assert by_label["Test loss"][column] == f"{metrics['test_loss']:.4f}"
         assert by_label["Parameters"][column] == f"{metrics['parameters']['total']:,}"
         assert by_label["Epochs run (of maximum)"][column].startswith(f"{metrics['epochs_run']} of ")
@@ -217,3 +223,24 @@ def test_comparison_table_holds_the_metrics(built, server, browser):
                        ("generated/data.html", "data.png")):
         _open(browser, server + page)
         _screenshot(browser, name)
+
+
+def test_evidence_page_shows_intervals_tests_and_figures(built, server, browser):
+    _open(browser, server + "evidence.html")
+    images = browser.execute_script("return Array.from(document.images).map(i => i.naturalWidth)")
+    # Two confusion figures and the reliability diagrams, plus a gallery for each run that has one.
+    galleries = sum((run / "gallery.npz").is_file() for run in built["runs"].values())
+    assert len(images) >= 3 + galleries and all(width > 0 for width in images), images
+    text = browser.find_element("css selector", "article").text
+    for run in built["runs"].values():
+        with np.load(run / "predictions.npz") as predictions:
+            correct = int((predictions["probabilities"].argmax(axis=1) == predictions["labels"]).sum())
+            total = predictions["labels"].size
+        lower, upper = stats.binomial_interval(correct, total)
+        assert f"{lower * 100:.2f} – {upper * 100:.2f} %" in text, (run, lower, upper)
+    assert "Clopper–Pearson" in text and "McNemar" in text
+    # Real smoke runs of the two models may use different test subsets: then no paired test.
+    assert "significant at the 5 % level" in text or "do not share the same test images" in text
+    if galleries < len(built["runs"]):
+        assert "not recorded for this run" in text
+    _screenshot(browser, "evidence.png")
