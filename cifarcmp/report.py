@@ -23,6 +23,7 @@ import markdown
 from cifarcmp import evidence, paths, plots
 from cifarcmp.errors import UserError
 from cifarcmp.results import Run, find_runs, load_run
+from cifarcmp.studies_report import default_studies_root, render_studies
 from cifarcmp.tables import SEED_REPORT, build_tables, mean, to_markdown, write_table
 
 MODEL_ORDER = ("resnet50", "cnn")
@@ -283,6 +284,9 @@ def _render_into(work: Path, groups: list[ModelGroup], results_root: Path, out_d
         "synthetic": origin["synthetic"],
     }
     (work / "run.json").write_text(json.dumps(site, indent=2) + "\n")
+    # The claims and study pages, from results/studies-<tag>/ beside the results (or a page that
+    # says how to run the studies, when there are none).
+    render_studies(default_studies_root(results_root), work, environment, context)
 
 
 def snippet_html(text: str) -> str:

@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 import urllib.parse
+import urllib.error
 import urllib.request
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -29,6 +30,7 @@ from cifarcmp.paths import PROJECT_ROOT
 from cifarcmp.report import render
 from cifarcmp.results import find_runs
 from fixtures import write_fixture_run
+from test_claims import CNN_SLOW, RESNET_FAST, _arms, _write_study
 
 pytestmark = pytest.mark.slow
 
@@ -51,6 +53,14 @@ def built(tmp_path_factory) -> dict:
         # One run with a gallery.npz and one without, so the page shows both cases.
         for model in ("resnet50", "cnn"):
             write_fixture_run(results / model / "seed-0", model, gallery=model == "resnet50")
+        # Studies beside the results (results/ -> studies-results/), so the claims, studies and
+        # study-figures pages are built from data too.
+        studies = root / "studies-results"
+        _arms(studies, RESNET_FAST, CNN_SLOW)
+        _write_study(studies, "data-efficiency", [
+            {"arm": "resnet50", "fraction": 0.1, **RESNET_FAST}, {"arm": "cnn", "fraction": 0.1, **CNN_SLOW},
+            {"arm": "resnet50", **RESNET_FAST}, {"arm": "cnn", **CNN_SLOW},
+        ])
     runs = {}
     for run in find_runs(results):
         runs.setdefault(json.loads((run / "config.json").read_text())["model"], run)
@@ -73,7 +83,8 @@ def test_build_writes_every_page_without_outside_references(built):
     for expected in ("index.html", "background.html", "training-curves.html", "evidence.html",
                      "limitations.html", "generated/data.html", "generated/method.html",
                      "generated/architectures.html", "generated/comparison.html",
-                     "generated/discussion.html", "generated/cite.html"):
+                     "generated/discussion.html", "generated/cite.html", "generated/claims.html",
+                     "generated/studies.html", "studies-figures.html"):
         assert expected in pages
     for page in pages:
         html = (site / page).read_text(encoding="utf-8")
@@ -159,7 +170,7 @@ def test_every_page_reads_right_in_a_browser(built, server, browser):
         images = browser.execute_script(
             "return Array.from(document.images).map(i => [i.currentSrc.slice(0, 80), i.naturalWidth])")
         assert all(width > 0 for _, width in images), (page, images)
-        if page in ("generated/data.html", "training-curves.html", "evidence.html"):
+        if page in ("generated/data.html", "training-curves.html", "evidence.html", "studies-figures.html"):
             assert images, f"{page}: expected figures"
         text = browser.find_element("css selector", "article").text
         if synthetic:
@@ -189,9 +200,14 @@ def test_every_page_reads_right_in_a_browser(built, server, browser):
     assert not outside, f"requests left localhost: {sorted(set(outside))[:10]}"
 
     internal = {link.split("#")[0] for link in links if link.startswith(server)}
+    broken = []
     for link in sorted(internal):
-        with urllib.request.urlopen(link) as response:
-            assert response.status == 200, link
+        try:
+            with urllib.request.urlopen(link) as response:
+                assert response.status == 200, link
+        except urllib.error.HTTPError as error:
+            broken.append(f"{link} ({error.code})")
+    assert not broken, f"internal links that do not resolve: {broken}"
 
     SCREENSHOTS.mkdir(exist_ok=True)
     (SCREENSHOTS / "page-weights.json").write_text(json.dumps(
@@ -244,3 +260,13 @@ def test_evidence_page_shows_intervals_tests_and_figures(built, server, browser)
     if galleries < len(built["runs"]):
         assert "not recorded for this run" in text
     _screenshot(browser, "evidence.png")
+
+
+def test_claims_page_shows_the_verdicts_computed_from_the_studies(built, server, browser):
+    if "CIFARCMP_SITE_RESULTS" in os.environ:
+        pytest.skip("the fixture studies are built only with the fixture results")
+    _open(browser, server + "generated/claims.html")
+    text = browser.find_element("css selector", "article").text
+    # The fixture studies make ResNet50 faster and more accurate on the same test images.
+    assert "Verdict: supported." in text
+    assert "It generalises better" in text and "It helps when data is scarce" in text
