@@ -133,7 +133,7 @@ def train(config: RunConfig, out: Path, force: bool = False) -> Path:
     shutil.rmtree(checkpoints)
     results.publish(work, out)
     print(
-        f"{config.model}: test accuracy {metrics['test_accuracy']:.2%} (loss {metrics['test_loss']:.4f}), "
+        f"{config.name}: test accuracy {metrics['test_accuracy']:.2%} (loss {metrics['test_loss']:.4f}), "
         f"{metrics['wall_seconds']:.0f} s; results in {out}"
         + ("  [SYNTHETIC data, not CIFAR-10]" if dataset.synthetic else "")
     )
