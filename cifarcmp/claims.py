@@ -360,6 +360,12 @@ def separation(studies) -> str:
 def caveats(studies) -> list[str]:
     """What makes the arms' comparison unequal, from their own numbers."""
     notes = []
+    transfer_runs = [studies.runs[row["run"]] for row in studies.rows("arms", TRANSFER)] if studies else []
+    weights = {run.config.get("weights") for run in transfer_runs} - {"imagenet"}
+    if weights:
+        # The smoke profile runs offline, so its "transfer" arm starts from random weights too.
+        notes.append(f"{label(TRANSFER)} started from {', '.join(sorted(map(str, weights)))} weights, not "
+                     "ImageNet's: this build does not test transfer learning at all.")
     for row_a, row_b in (_pairs(studies, "arms", TRANSFER, SCRATCH) if studies else [])[:1]:
         if row_a["train_images"] != row_b["train_images"]:
             notes.append(f"{label(TRANSFER)} trained on {format_count(row_a['train_images'])} images and "

@@ -269,3 +269,11 @@ def test_a_resnet_stuck_at_chance_for_one_epoch_does_not_converge_faster(tmp_pat
     generalisation = next(claim for claim in found["claims"] if claim.key == "generalisation")
     assert generalisation.verdict == INCONCLUSIVE and generalisation.table.rows[0][5] == "0"
     assert "no paired test is possible" in generalisation.findings[0]
+
+
+def test_a_transfer_arm_without_imagenet_weights_is_called_out(tmp_path):
+    offline = claims.caveats(load_studies(_arms(tmp_path / "smoke", RESNET_FAST, CNN_SLOW)))
+    assert any("does not test transfer learning" in note for note in offline)
+    real = dict(RESNET_FAST, synthetic=False)
+    pretrained = claims.caveats(load_studies(_arms(tmp_path / "paper", real, dict(CNN_SLOW, synthetic=False))))
+    assert not any("does not test transfer learning" in note for note in pretrained)
