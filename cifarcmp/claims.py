@@ -25,7 +25,7 @@ from cifarcmp import evaluate, stats
 from cifarcmp.errors import UserError
 from cifarcmp.evidence import SIGNIFICANCE_LEVEL, format_p_value
 from cifarcmp.results import Run
-from cifarcmp.tables import Table, format_count, format_duration, format_percent, format_stat
+from cifarcmp.tables import Table, format_count, format_duration, format_flops, format_percent, format_stat
 
 SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE, NOT_TESTED = "supported", "not supported", "inconclusive", "not tested"
 CONVERGED_SHARE = 0.95  # an arm has converged at the first epoch reaching 95 % of its own best val accuracy
@@ -116,14 +116,6 @@ def interval_text(run: Run) -> str:
 
 def validation_images(run: Run) -> int:
     return int(run.metrics.get("validation_images") or sum(run.manifest["data"]["counts"]["validation"]))
-
-
-def format_flops(values: list[float]) -> str:
-    """FLOPs in the SI unit that keeps the mean between 1 and 1000 (GFLOP ... EFLOP)."""
-    average = stats.seed_spread(values)["mean"]
-    scale, unit = next(((scale, unit) for scale, unit in ((1e18, "EFLOP"), (1e15, "PFLOP"), (1e12, "TFLOP"))
-                        if average >= scale), (1e9, "GFLOP"))
-    return format_stat(values, 3 if average / scale < 10 else 1, scale=1 / scale, unit=unit)
 
 
 def verdict(favoured: list[str | None], every: bool = False) -> str:

@@ -83,6 +83,14 @@ def format_percent(values: list[float], digits: int = 2) -> str:
     return format_stat(values, digits, scale=100.0, unit="%")
 
 
+def format_flops(values: list[float]) -> str:
+    """FLOPs in the SI unit that keeps the mean between 1 and 1000 (GFLOP ... EFLOP)."""
+    average = seed_spread(values)["mean"]
+    scale, unit = next(((scale, unit) for scale, unit in ((1e18, "EFLOP"), (1e15, "PFLOP"), (1e12, "TFLOP"))
+                        if average >= scale), (1e9, "GFLOP"))
+    return format_stat(values, 3 if average / scale < 10 else 1, scale=1 / scale, unit=unit)
+
+
 def format_count(value: int) -> str:
     return f"{int(value):,}"
 
@@ -175,6 +183,7 @@ SEED_REPORT = {
             "test_accuracy": "77 %", "test_accuracy_value": 0.77, "test_loss": "0.6967",
             "parameters": "1,250,858"},
 }
+NOT_RECORDED = "not recorded"  # a run made before this figure was written
 NOT_REPORTED = "—"
 
 
@@ -240,19 +249,40 @@ def comparison_table(groups, synthetic: bool) -> Table:
             format_duration(group.metric("wall_seconds")),
             format_stat(group.metric("train_images_per_second"), 1),
             format_count(group.runs[0].metrics["test_images"]),
+            *_compute_cells(group),
         ]
         seed = [reference.get(key, NOT_REPORTED) for key in (
             "epochs", "best_epoch", "learning_rate", "batch_size", "train_accuracy", "val_accuracy",
-            "test_accuracy", "test_loss", "parameters", "trainable", "wall", "throughput", "test_images")]
+            "test_accuracy", "test_loss", "parameters", "trainable", "wall", "throughput", "test_images",
+            "epoch_time", "forward_flops", "training_flops", "accuracy_per_compute")]
         columns += [f"{group.label} ({spread_label(group.count)})", f"{group.label}: seed report (reference)"]
         cells += [ours, seed]
     labels = ["Epochs run (of maximum)", "Best epoch (lowest validation loss)", "Learning rate (first → last epoch)",
               "Batch size", "Train accuracy (chosen weights)", "Validation accuracy (chosen weights)", "Test accuracy",
               "Test loss", "Parameters", "Trainable parameters", "Wall time", "Training throughput (images/s)",
-              "Test images"]
+              "Test images", "Wall time per epoch (training and validation)",
+              "Forward FLOPs per image (counted)", "Training compute (counted FLOPs)",
+              "Test accuracy per training PFLOP"]
     rows = [[label] + [column[index] for column in cells] for index, label in enumerate(labels)]
     return Table("comparison", "Our runs beside the seed report's published figures (reference columns; "
                  "— where the seed report gives none).", columns, rows, synthetic)
+
+
+def _compute_cells(group) -> list[str]:
+    """Time per epoch, counted FLOPs and accuracy per unit of compute; runs from before FLOPs were
+    counted say so rather than showing a blank."""
+    epoch_seconds = [sum(row["seconds"] for row in run.history) / len(run.history) for run in group.runs]
+    counted = [run.metrics.get("compute") for run in group.runs]
+    if not all(counted):
+        return [format_duration(epoch_seconds), NOT_RECORDED, NOT_RECORDED, NOT_RECORDED]
+    training = [compute["training_flops"] for compute in counted]
+    per_petaflop = [run.metrics["test_accuracy"] * 100 / (flops / 1e15) for run, flops in zip(group.runs, training)]
+    return [
+        format_duration(epoch_seconds),
+        format_flops([compute["forward_flops_per_image"] for compute in counted]),
+        format_flops(training),
+        format_stat(per_petaflop, 1, unit="% per PFLOP"),
+    ]
 
 
 def headline_table(groups, synthetic: bool) -> Table:

@@ -19,6 +19,9 @@ import numpy as np
 from cifarcmp import stats
 from cifarcmp.config import resolve
 
+_FORWARD_FLOPS = {"resnet50": 7_727_692_298, "cnn": 41_569_546}
+_TRAIN_IMAGES = 4500
+
 CLASS_NAMES = [
     "airplane", "automobile", "bird", "cat", "deer",
     "dog", "frog", "horse", "ship", "truck",
@@ -167,6 +170,12 @@ def write_fixture_run(
         "train_images_per_second": 123.4,
         "test_images": int(labels.size),
         "parameters": {"total": total, "trainable": total - non_trainable, "non_trainable": non_trainable},
+        # The counts cifarcmp.compute gives the seed's models at 224 px and 32 px.
+        "compute": {
+            "forward_flops_per_image": _FORWARD_FLOPS[model],
+            "training_flops": 3.0 * _FORWARD_FLOPS[model] * _TRAIN_IMAGES * epochs_run,
+            "counted": "fixture",
+        },
     })
     indices = np.arange(labels.size, dtype=np.int64) + index_offset
     np.savez(path / "predictions.npz", labels=labels, probabilities=probabilities, indices=indices)

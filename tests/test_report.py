@@ -55,6 +55,24 @@ def test_comparison_holds_metrics_and_the_seed_reference(tmp_path):
     assert "26,215,818" in text and "1,250,858" in text
 
 
+def test_comparison_sets_accuracy_against_counted_compute(tmp_path):
+    results = _results(tmp_path / "results", resnet50=0.9, cnn=0.7)
+    metrics_file = results / "cnn" / "seed-0" / "metrics.json"
+    metrics = json.loads(metrics_file.read_text())
+    cnn_flops = metrics["compute"]["training_flops"]
+    render(results, tmp_path / "generated")
+    row = next(line for line in (tmp_path / "generated" / "comparison.md").read_text().splitlines()
+               if line.startswith("| Test accuracy per training PFLOP |"))
+    cells = [cell.strip() for cell in row.strip("|").split("|")]
+    assert cells[3] == f"{70.0 / (cnn_flops / 1e15):,.1f} % per PFLOP"
+    # A run from before FLOPs were counted says so instead of leaving a blank.
+    metrics.pop("compute")
+    metrics_file.write_text(json.dumps(metrics))
+    render(results, tmp_path / "generated")
+    text = (tmp_path / "generated" / "comparison.md").read_text()
+    assert "| Training compute (counted FLOPs) |" in text and "not recorded" in text
+
+
 def test_synthetic_runs_are_marked_on_every_page_and_caption(tmp_path):
     out = _render(tmp_path)
     for page in (*PAGES, "snippets/banner.md"):
