@@ -40,12 +40,30 @@ SCREENSHOTS = PROJECT_ROOT / "screenshots"
 SYNTHETIC_NOTE = "synthetic data — not CIFAR-10 results"
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory) -> dict:
-    """Fixture results, rendered and built in a scratch copy of the site sources."""
-    root = tmp_path_factory.mktemp("site")
+def build_site(results: Path, root: Path) -> dict:
+    """Render `results` and run `mkdocs build --strict` in a scratch copy of the site sources."""
     shutil.copytree(PROJECT_ROOT / "docs", root / "docs", ignore=shutil.ignore_patterns("generated"))
     shutil.copy(PROJECT_ROOT / "mkdocs.yml", root / "mkdocs.yml")
+    runs = {}
+    for run in find_runs(results):
+        runs.setdefault(json.loads((run / "config.json").read_text())["model"], run)
+    render(results, root / "docs" / "generated")
+    started = time.monotonic()
+    # cwd = the copy's root, as `make site` runs from the project root: snippets and the notebook
+    # pages find docs/generated/ from there.
+    build = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(root / "site")],
+        cwd=root, capture_output=True, text=True, env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+    )
+    seconds = time.monotonic() - started
+    assert build.returncode == 0, build.stderr[-4000:]
+    return {"root": root, "site": root / "site", "runs": runs, "build_seconds": seconds}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> dict:
+    """Fixture results (or CIFARCMP_SITE_RESULTS), rendered and built in a scratch copy."""
+    root = tmp_path_factory.mktemp("site")
     # CIFARCMP_SITE_RESULTS=DIR checks the site built from real runs (e.g. smoke training output)
     # instead of the hand-built fixtures.
     results = Path(os.environ.get("CIFARCMP_SITE_RESULTS") or root / "results")
@@ -61,20 +79,7 @@ def built(tmp_path_factory) -> dict:
             {"arm": "resnet50", "fraction": 0.1, **RESNET_FAST}, {"arm": "cnn", "fraction": 0.1, **CNN_SLOW},
             {"arm": "resnet50", **RESNET_FAST}, {"arm": "cnn", **CNN_SLOW},
         ])
-    runs = {}
-    for run in find_runs(results):
-        runs.setdefault(json.loads((run / "config.json").read_text())["model"], run)
-    render(results, root / "docs" / "generated")
-    started = time.monotonic()
-    # cwd = the copy's root, as `make site` runs from the project root: snippets and the notebook
-    # pages find docs/generated/ from there.
-    build = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(root / "site")],
-        cwd=root, capture_output=True, text=True, env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
-    )
-    seconds = time.monotonic() - started
-    assert build.returncode == 0, build.stderr[-4000:]
-    return {"root": root, "site": root / "site", "runs": runs, "build_seconds": seconds}
+    return build_site(results, root)
 
 
 def test_build_writes_every_page_without_outside_references(built):

@@ -49,6 +49,17 @@ def test_cnn_learns_the_synthetic_data_far_above_chance(smoke_runs):
     assert metrics["val_accuracy"] > 0.4, metrics
 
 
+def test_the_site_builds_from_smoke_trained_results(smoke_runs, tmp_path):
+    from test_site import build_site
+
+    built = build_site(smoke_runs, tmp_path / "site-copy")
+    comparison = (built["site"] / "generated" / "comparison.html").read_text()
+    metrics = results.load_run(smoke_runs / "cnn" / "seed-0").metrics
+    assert f"{metrics['test_accuracy'] * 100:.2f} %" in comparison
+    assert "Synthetic data — not CIFAR-10 results" in comparison
+    assert (built["site"] / "training-curves.html").stat().st_size > 10_000
+
+
 def test_a_finished_run_is_refused_without_force(smoke_runs):
     run_dir = smoke_runs / "cnn" / "seed-0"
     before = (run_dir / "manifest.json").read_text()
