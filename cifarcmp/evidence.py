@@ -15,11 +15,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from cifarcmp import evaluate, stats
 from cifarcmp.errors import UserError
-from cifarcmp.results import Run
+from cifarcmp.results import Run, read_npz
 from cifarcmp.tables import NOT_REPORTED, Table, format_count, format_percent, format_stat, spread_label
 
 SIGNIFICANCE_LEVEL = 0.05  # the conventional 5 %, named in every verdict
@@ -44,14 +42,7 @@ def read_gallery(run: Run) -> dict | None:
     path = run.path / "gallery.npz"
     if not path.is_file():
         return None
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            missing = [key for key in GALLERY_ARRAYS if key not in archive.files]
-            if missing:
-                raise UserError(f"{path}: missing arrays {', '.join(missing)}")
-            gallery = {key: archive[key] for key in GALLERY_ARRAYS}
-    except (OSError, ValueError) as error:
-        raise UserError(f"{path}: unreadable ({error})") from None
+    gallery = read_npz(path, GALLERY_ARRAYS)
     images = gallery["images"]
     if images.ndim != 4 or images.shape[-1] != 3 or images.shape[0] != gallery["indices"].shape[0]:
         raise UserError(f"{path}: images of shape {images.shape} do not match {gallery['indices'].shape[0]} indices")

@@ -153,8 +153,8 @@ def load_run(path: Path | str) -> Run:
     summary = read_json(path / "summary.json")
     metrics = read_json(path / "metrics.json")
     history = read_history(path / "history.csv")
-    predictions = _read_npz(path / "predictions.npz", ("labels", "probabilities", "indices"))
-    samples = _read_npz(path / "samples.npz", ("images", "labels"))
+    predictions = read_npz(path / "predictions.npz", ("labels", "probabilities", "indices"))
+    samples = read_npz(path / "samples.npz", ("images", "labels"))
     probabilities = predictions["probabilities"]
     if probabilities.ndim != 2 or probabilities.shape[0] != predictions["labels"].shape[0]:
         raise UserError(
@@ -164,7 +164,8 @@ def load_run(path: Path | str) -> Run:
     return Run(path, config, manifest, summary, history, metrics, predictions, samples)
 
 
-def _read_npz(path: Path, keys: tuple[str, ...]) -> dict:
+def read_npz(path: Path, keys: tuple[str, ...]) -> dict:
+    """The named arrays of an .npz file (no pickles); UserError naming the file otherwise."""
     try:
         with np.load(path, allow_pickle=False) as archive:
             missing = [key for key in keys if key not in archive.files]

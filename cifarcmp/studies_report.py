@@ -176,14 +176,7 @@ def data_efficiency_series(studies: Studies | None) -> dict[str, dict[str, np.nd
 def read_gradcam(run: Run) -> dict:
     """A run's gradcam.npz, checked: N images, N heat maps in [0, 1], labels, predictions, indices."""
     path = run.path / "gradcam.npz"
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            missing = [key for key in GRADCAM_ARRAYS if key not in archive.files]
-            if missing:
-                raise UserError(f"{path}: missing arrays {', '.join(missing)}")
-            maps = {key: archive[key] for key in GRADCAM_ARRAYS}
-    except (OSError, ValueError) as error:
-        raise UserError(f"{path}: unreadable ({error})") from None
+    maps = results.read_npz(path, GRADCAM_ARRAYS)
     count = maps["images"].shape[0]
     if maps["images"].ndim != 4 or maps["heatmaps"].ndim != 3 or \
             any(maps[key].shape[0] != count for key in GRADCAM_ARRAYS):
