@@ -48,9 +48,12 @@ def build(config: RunConfig) -> keras.Model:
 def build_resnet50(config: RunConfig) -> keras.Model:
     """Input 32x32x3 -> UpSampling2D -> ResNet50 (no top) -> GAP -> Flatten -> 1024 -> 512 -> 10."""
     size = config.image_size
-    base = keras.applications.ResNet50(
-        include_top=False, weights=_resnet_weights(config.weights), input_shape=(size, size, 3)
-    ) if config.weights in ("imagenet", "none") else _resnet_from_file(config.weights, size)
+    if config.weights == "none":
+        base = keras.applications.ResNet50(include_top=False, weights=None, input_shape=(size, size, 3))
+    elif config.weights == "imagenet":
+        base = _resnet_imagenet(size)
+    else:
+        base = _resnet_from_file(config.weights, size)
     inputs = keras.Input(shape=IMAGE_SHAPE, name="image")
     x = ImageNetPreprocessing(name="imagenet_preprocessing")(inputs)
     # Nearest-neighbour upsampling, as the seed did: the ImageNet filters expect objects at about
@@ -73,8 +76,17 @@ def build_resnet50(config: RunConfig) -> keras.Model:
     return keras.Model(inputs, outputs, name="resnet50_transfer")
 
 
-def _resnet_weights(weights: str):
-    return None if weights == "none" else weights
+def _resnet_imagenet(size: int) -> keras.Model:
+    """ResNet50 with Keras' ImageNet notop weights, downloaded once and checked by Keras' md5."""
+    try:
+        return keras.applications.ResNet50(include_top=False, weights="imagenet", input_shape=(size, size, 3))
+    except Exception as error:  # get_file wraps network failures in a bare Exception
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise UserError(
+            f"cannot download the ImageNet weights ({reason[:200]}); on a machine without internet pass "
+            "--weights PATH to resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5 (make report WEIGHTS=PATH), "
+            "or --weights none"
+        ) from None
 
 
 def _resnet_from_file(path: str, size: int) -> keras.Model:

@@ -70,3 +70,12 @@ def test_unknown_model_or_profile_is_refused():
         config.resolve("vgg16", "paper")
     with pytest.raises(UserError, match="unknown profile"):
         config.resolve("cnn", "fast")
+
+
+def test_unreachable_imagenet_weights_say_how_to_run_offline(monkeypatch, tmp_path):
+    from keras.src.applications import resnet
+
+    monkeypatch.setattr(resnet, "BASE_WEIGHTS_PATH", "http://127.0.0.1:9/")
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    with pytest.raises(UserError, match="cannot download the ImageNet weights.*--weights PATH"):
+        models.build(config.resolve("resnet50", "smoke", weights="imagenet"))
