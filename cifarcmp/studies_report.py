@@ -186,11 +186,11 @@ def read_gradcam(run: Run) -> dict:
     return maps
 
 
-def gradcam_panels(studies: Studies | None, count: int = 6) -> dict | None:
-    """Up to `count` test images (one per class) with every arm's heat map, from the lowest seed.
+def gradcam_panels(studies: Studies | None, per_class: int = 2) -> dict | None:
+    """Up to `per_class` test images of every class with every arm's heat map, from the lowest seed.
 
     Only images every arm has a map for can be shown side by side; the arms of one profile may
-    test different subsets, so that can be fewer than `count` (None when there are none).
+    test different subsets, so that can be fewer (None when there are none).
     """
     rows = [row for row in (studies.rows("gradcam") if studies else []) if row["has_gradcam"]]
     if not rows:
@@ -200,11 +200,13 @@ def gradcam_panels(studies: Studies | None, count: int = 6) -> dict | None:
     positions = {arm: {int(index): place for place, index in enumerate(arrays["indices"])}
                  for arm, arrays in maps.items()}
     first = next(iter(maps))
-    by_class: dict[int, int] = {}
+    by_class: dict[int, list[int]] = {}
     for place, index in enumerate(maps[first]["indices"]):
         if all(int(index) in positions[arm] for arm in maps):
-            by_class.setdefault(int(maps[first]["labels"][place]), int(index))
-    chosen = list(by_class.values())[:count]
+            picked = by_class.setdefault(int(maps[first]["labels"][place]), [])
+            if len(picked) < per_class:
+                picked.append(int(index))
+    chosen = [index for label in sorted(by_class) for index in by_class[label]]
     if not chosen:
         return None
 

@@ -252,10 +252,12 @@ def test_gradcam_panels_pair_the_same_test_images_across_arms(tmp_path):
                  heatmaps=np.full((20, size, size), 0.5, np.float32), labels=indices % 10,
                  predicted=np.zeros(20, np.int64), indices=indices)
     _write_study(root, "gradcam", [{"arm": "resnet50", **RESNET_FAST}, {"arm": "cnn", **CNN_SLOW}])
-    panels = gradcam_panels(load_studies(root), count=4)
-    assert panels["arms"] == ["resnet50", "cnn"] and len(panels["images"]) == 4
-    assert panels["heatmaps"]["cnn"].shape == (4, 13, 13)
-    assert list(panels["labels"]) == [5, 6, 7, 8]  # the first shared image of each class
+    panels = gradcam_panels(load_studies(root), per_class=1)
+    assert panels["arms"] == ["resnet50", "cnn"] and len(panels["images"]) == 10
+    assert panels["heatmaps"]["cnn"].shape == (10, 13, 13)
+    assert list(panels["labels"]) == list(range(10))  # every class, in class order
+    # Shared images are 5..19: classes 5-9 have two each, classes 0-4 one (10..14).
+    assert len(gradcam_panels(load_studies(root), per_class=2)["images"]) == 15
 
 
 def test_a_resnet_stuck_at_chance_for_one_epoch_does_not_converge_faster(tmp_path):
