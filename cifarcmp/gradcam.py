@@ -87,8 +87,9 @@ def _class_score_gradients(head: keras.Model, features: np.ndarray, classes: np.
     if backend == "torch":
         import torch
 
-        inputs = torch.tensor(features, requires_grad=True, device=keras.backend.get_device() if hasattr(keras.backend, "get_device") else None)
-        score = (head(inputs, training=False) * torch.tensor(selector, device=inputs.device)).sum()
+        # convert_to_tensor puts the features on the device Keras computes on (CPU or GPU).
+        inputs = keras.ops.convert_to_tensor(features).detach().requires_grad_(True)
+        score = (head(inputs, training=False) * torch.as_tensor(selector, device=inputs.device)).sum()
         score.backward()
         return inputs.grad.detach().cpu().numpy()
     raise ValueError(f"Grad-CAM is not written for the {backend} backend")
