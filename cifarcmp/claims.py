@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from cifarcmp import evaluate, stats
-from cifarcmp.errors import UserError
 from cifarcmp.evidence import SIGNIFICANCE_LEVEL, format_p_value
 from cifarcmp.results import Run
 from cifarcmp.tables import Table, format_count, format_duration, format_flops, format_percent, format_stat
@@ -87,22 +86,18 @@ def paired_test(run_a: Run, run_b: Run) -> dict | None:
     """McNemar between two runs on the test images both scored (None when they share none).
 
     Unlike `evaluate.compare_runs`, which needs identical image sets, this pairs on the shared
-    test indices: profiles cut ResNet50's and the CNN's test sets to different stratified subsets.
+    test indices, so arms whose profiles cut the test set differently can still be compared.
     """
-    labels_a, probabilities_a, indices_a = evaluate.checked_predictions(run_a)
-    labels_b, probabilities_b, indices_b = evaluate.checked_predictions(run_b)
-    shared, where_a, where_b = np.intersect1d(indices_a, indices_b, return_indices=True)
-    if shared.size == 0:
+    aligned = evaluate.aligned_predictions(run_a, run_b, same_images=False)
+    if aligned is None:
         return None
-    if not np.array_equal(labels_a[where_a], labels_b[where_b]):
-        raise UserError(f"{run_b.path / 'predictions.npz'}: labels differ from {run_a.path / 'predictions.npz'} "
-                        "for the same test images (different data sets?)")
-    correct_a = probabilities_a[where_a].argmax(axis=1) == labels_a[where_a]
-    correct_b = probabilities_b[where_b].argmax(axis=1) == labels_b[where_b]
+    labels, probabilities_a, probabilities_b = aligned
+    correct_a = probabilities_a.argmax(axis=1) == labels
+    correct_b = probabilities_b.argmax(axis=1) == labels
     test = stats.mcnemar(correct_a, correct_b)
     significant = test["p_value"] < SIGNIFICANCE_LEVEL
     favoured = ("a" if test["b"] > test["c"] else "b" if test["c"] > test["b"] else None) if significant else None
-    return {**test, "images": int(shared.size), "accuracy_a": float(correct_a.mean()),
+    return {**test, "images": int(labels.size), "accuracy_a": float(correct_a.mean()),
             "accuracy_b": float(correct_b.mean()), "significant": significant, "favoured": favoured}
 
 

@@ -200,41 +200,47 @@ def evaluate_run(run_dir: Path | str) -> dict:
     return result
 
 
-def compare_runs(run_a: Path | str, run_b: Path | str) -> dict:
-    """Paired comparison of two finished runs on the same test images (McNemar, per-class F1).
+def aligned_predictions(first: Run, second: Run, same_images: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Labels and both runs' probabilities on the test images both scored, in test-index order.
 
-    The runs may list the images in different orders; we align them by test index. Different
-    image sets, or different labels for the same image, mean different test data, and no paired
-    test is possible.
+    The runs may list the images in different orders; we align them by test index. With
+    `same_images`, the two must have scored exactly the same images. Different labels for the same
+    image mean different test data. None when the two share no image (only without `same_images`).
     """
-    first, second = load_run(run_a), load_run(run_b)
     labels_a, probabilities_a, indices_a = checked_predictions(first)
     labels_b, probabilities_b, indices_b = checked_predictions(second)
-    order_a, order_b = np.argsort(indices_a), np.argsort(indices_b)
-    if not np.array_equal(indices_a[order_a], indices_b[order_b]):
+    shared, where_a, where_b = np.intersect1d(indices_a, indices_b, return_indices=True)
+    if same_images and not shared.size == indices_a.size == indices_b.size:
         raise UserError(
             f"{second.path / 'predictions.npz'}: covers different test images from "
             f"{first.path / 'predictions.npz'}; a paired comparison needs the same ones"
         )
-    labels_a, probabilities_a = labels_a[order_a], probabilities_a[order_a]
-    labels_b, probabilities_b = labels_b[order_b], probabilities_b[order_b]
-    if not np.array_equal(labels_a, labels_b):
+    if shared.size == 0:
+        return None
+    if not np.array_equal(labels_a[where_a], labels_b[where_b]):
         raise UserError(
             f"{second.path / 'predictions.npz'}: labels differ from {first.path / 'predictions.npz'} "
             "for the same test images (different data sets?)"
         )
+    return labels_a[where_a], probabilities_a[where_a], probabilities_b[where_b]
+
+
+def compare_runs(run_a: Path | str, run_b: Path | str) -> dict:
+    """Paired comparison of two finished runs on the same test images (McNemar, per-class F1)."""
+    first, second = load_run(run_a), load_run(run_b)
+    labels, probabilities_a, probabilities_b = aligned_predictions(first, second, same_images=True)
     predicted_a, predicted_b = probabilities_a.argmax(axis=1), probabilities_b.argmax(axis=1)
-    test = stats.mcnemar(predicted_a == labels_a, predicted_b == labels_b)
-    f1_a = stats.precision_recall_f1(labels_a, predicted_a, N_CLASSES)["f1"]
-    f1_b = stats.precision_recall_f1(labels_b, predicted_b, N_CLASSES)["f1"]
-    accuracy_a = stats.accuracy(labels_a, predicted_a)
-    accuracy_b = stats.accuracy(labels_b, predicted_b)
+    test = stats.mcnemar(predicted_a == labels, predicted_b == labels)
+    f1_a = stats.precision_recall_f1(labels, predicted_a, N_CLASSES)["f1"]
+    f1_b = stats.precision_recall_f1(labels, predicted_b, N_CLASSES)["f1"]
+    accuracy_a = stats.accuracy(labels, predicted_a)
+    accuracy_b = stats.accuracy(labels, predicted_b)
     return {
         "run_a": str(first.path),
         "run_b": str(second.path),
         "model_a": first.config.get("model"),
         "model_b": second.config.get("model"),
-        "test_images": int(labels_a.size),
+        "test_images": int(labels.size),
         "accuracy_a": accuracy_a,
         "accuracy_b": accuracy_b,
         "accuracy_difference": accuracy_a - accuracy_b,

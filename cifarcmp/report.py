@@ -185,7 +185,9 @@ def discussion_facts(groups: list[ModelGroup]) -> dict:
             gap_words = "little sign of overfitting"
         else:
             gap_words = "validation accuracy above training accuracy"
-        reference = SEED_REPORT.get(group.model, {}).get("test_accuracy_value")
+        # A synthetic run's accuracy says nothing about CIFAR-10: no comparison with the seed's.
+        synthetic = any(run.synthetic for run in group.runs)
+        reference = None if synthetic else SEED_REPORT.get(group.model, {}).get("test_accuracy_value")
         test = mean(group.metric("test_accuracy"))
         models.append({
             "label": group.label,
@@ -202,6 +204,7 @@ def discussion_facts(groups: list[ModelGroup]) -> dict:
             "best_is_last": all(run.metrics["best_epoch"] == run.metrics["epochs_run"] for run in group.runs),
             "converged_epoch": mean([converged_epoch(history) for history in histories]),
             "vs_seed": None if reference is None else (test - reference) * 100,
+            "profile": group.config["profile"],
             "parameters": group.runs[0].metrics["parameters"]["total"],
             "wall": mean(group.metric("wall_seconds")),
         })

@@ -245,14 +245,14 @@ def _evaluate(model, split: dict, history: list[dict], early_stopping_state: dic
         # statistics frozen) on a stratified sample as large as the validation split, so the
         # train-validation gap measures overfitting and nothing else. Keras' running averages
         # (history.csv) mix dropout and weights that change within the epoch.
-        "train_accuracy": _accuracy(train_probabilities, split["y_train_sample"]),
-        "train_loss": _cross_entropy(train_probabilities, split["y_train_sample"]),
+        "train_accuracy": stats.accuracy(split["y_train_sample"], train_probabilities.argmax(axis=1)),
+        "train_loss": stats.cross_entropy(train_probabilities, split["y_train_sample"]),
         "train_evaluated_images": int(len(split["y_train_sample"])),
         "best_epoch_running_train_accuracy": best_row["accuracy"],
-        "val_accuracy": _accuracy(val_probabilities, split["y_val"]),
-        "val_loss": _cross_entropy(val_probabilities, split["y_val"]),
-        "test_accuracy": _accuracy(test_probabilities, split["y_test"]),
-        "test_loss": _cross_entropy(test_probabilities, split["y_test"]),
+        "val_accuracy": stats.accuracy(split["y_val"], val_probabilities.argmax(axis=1)),
+        "val_loss": stats.cross_entropy(val_probabilities, split["y_val"]),
+        "test_accuracy": stats.accuracy(split["y_test"], test_probabilities.argmax(axis=1)),
+        "test_loss": stats.cross_entropy(test_probabilities, split["y_test"]),
         "best_epoch": best_epoch,
         "epochs_run": len(history),
         "stopped_early": bool(early_stopping_state["stopped_epoch"]),
@@ -263,15 +263,6 @@ def _evaluate(model, split: dict, history: list[dict], early_stopping_state: dic
         "test_images": int(len(split["y_test"])),
     }
 
-
-def _accuracy(probabilities: np.ndarray, labels: np.ndarray) -> float:
-    return float(np.mean(np.argmax(probabilities, axis=1) == labels))
-
-
-def _cross_entropy(probabilities: np.ndarray, labels: np.ndarray) -> float:
-    # Clipped like Keras' sparse_categorical_crossentropy, so this equals model.evaluate's loss.
-    picked = np.clip(probabilities[np.arange(len(labels)), labels], 1e-7, 1.0)
-    return float(-np.mean(np.log(picked)))
 
 
 def _write_results(work, config, dataset, split, model, history, metrics, started) -> None:

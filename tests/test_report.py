@@ -318,3 +318,11 @@ def test_formatting_helpers():
     assert format_percent([0.9533]) == "95.33 %"
     assert format_percent([0.90, 0.92]) == "91.00 ± 1.41 % (n = 2; min 90.00, max 92.00)"
     assert describe_rates([0.01, 0.01, 0.01, 0.00904837]) == "0.01 (epochs 1–3), 0.009048 (epoch 4)"
+
+
+def test_only_real_data_runs_are_set_against_the_seed_reports_figures(tmp_path):
+    synthetic = _render(tmp_path / "synthetic")
+    assert "Against the seed report" not in (synthetic / "discussion.md").read_text()
+    real = _render(tmp_path / "real", resnet50=0.9433, synthetic=False)
+    text = (real / "discussion.md").read_text()
+    assert "Against the seed report: ResNet50 reached 94.33 % here,\n-1.0 pp from the seed report's figure;" in text
