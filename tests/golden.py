@@ -1,0 +1,116 @@
+"""The golden report: fixed fixture results rendered to text, kept in tests/golden/ to compare with.
+
+`write_golden_results(root)` writes two seeds of each model under `root/smoke/` and the arms and
+data-efficiency studies under `root/studies-smoke/`, all from tests/fixtures.py, so every number
+is fixed. `rendered_text(out, root)` reads back every text file `cifarcmp render` wrote, with the
+temporary root replaced by `<ROOT>`, so a rendering can be compared with the committed golden copy.
+
+Regenerate the copy only when a page is meant to change, and say why in the commit:
+    python tests/golden.py
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from fixtures import write_fixture_run
+
+GOLDEN_DIR = Path(__file__).resolve().parent / "golden"
+TEXT_SUFFIXES = {".md", ".html", ".csv", ".tex", ".txt", ".json"}
+ARM_MODELS = {"resnet50": "resnet50", "resnet50-frozen": "resnet50", "resnet50-random": "resnet50", "cnn": "cnn"}
+FLOPS_PER_IMAGE_EPOCH = {"resnet50": 4.9e8, "cnn": 1.25e8}
+
+
+def _mask(right: int, total: int = 200, shift: int = 0) -> np.ndarray:
+    return np.roll(np.arange(total) < right, shift)
+
+
+def _write_study(root: Path, study: str, specs: list[dict]) -> None:
+    rows = []
+    for spec in specs:
+        spec = dict(spec)
+        arm, fraction, seed = spec.pop("arm"), spec.pop("fraction", 1.0), spec.pop("seed", 0)
+        relative = f"arms/{arm}/seed-{seed}" if fraction == 1 else f"{study}/{arm}/fraction-{fraction:g}/seed-{seed}"
+        if not (root / relative / "manifest.json").is_file():
+            write_fixture_run(root / relative, ARM_MODELS[arm], seed=seed, **spec)
+        metrics = json.loads((root / relative / "metrics.json").read_text())
+        train_images = round(4500 * fraction)
+        rows.append({
+            "arm": arm, "fraction": fraction, "seed": seed, "run": relative,
+            **{key: metrics[key] for key in ("test_accuracy", "test_loss", "val_accuracy", "train_accuracy",
+                                             "epochs_run", "best_epoch", "train_seconds", "wall_seconds",
+                                             "train_images_per_second", "parameters")},
+            "train_images": train_images, "forward_flops_per_image": 1.6e8,
+            "training_flops": FLOPS_PER_IMAGE_EPOCH[ARM_MODELS[arm]] * train_images * metrics["epochs_run"],
+            "device": {"kind": "cpu", "name": "fixture CPU", "count": 2}, "synthetic": True,
+        })
+    (root / study).mkdir(parents=True, exist_ok=True)
+    (root / study / "summary.json").write_text(json.dumps(
+        {"schema_version": 1, "study": study, "profile": "smoke", "synthetic": True, "runs": rows}, indent=2))
+
+
+def write_golden_results(root: Path) -> Path:
+    """Main runs (two seeds per model) and two studies; returns the main results folder."""
+    main = root / "smoke"
+    for seed in (0, 1):
+        write_fixture_run(main / "resnet50" / f"seed-{seed}", "resnet50", seed=seed, gallery=True,
+                          correct=_mask(176 + seed * 4, shift=seed))
+        write_fixture_run(main / "cnn" / f"seed-{seed}", "cnn", seed=seed, gallery=True,
+                          correct=_mask(138 + seed * 6, shift=3 * seed))
+    studies = root / "studies-smoke"
+    arms = []
+    for seed in (0, 1):
+        arms += [
+            {"arm": "resnet50", "seed": seed, "epochs": 6, "best_epoch": 2, "correct": _mask(178 + seed)},
+            {"arm": "resnet50-frozen", "seed": seed, "epochs": 6, "best_epoch": 4, "correct": _mask(160 - seed)},
+            {"arm": "resnet50-random", "seed": seed, "epochs": 6, "best_epoch": 5, "correct": _mask(120 + seed)},
+            {"arm": "cnn", "seed": seed, "epochs": 10, "best_epoch": 7, "correct": _mask(140 + 2 * seed)},
+        ]
+    _write_study(studies, "arms", arms)
+    efficiency = []
+    for fraction, scale in ((0.1, 0.8), (1.0, 1.0)):
+        for seed in (0, 1):
+            for arm, right in (("resnet50", 178), ("resnet50-frozen", 160), ("cnn", 140)):
+                spec = next(spec for spec in arms if spec["arm"] == arm and spec["seed"] == seed)
+                efficiency.append({**spec, "fraction": fraction,
+                                   "correct": _mask(round((right + seed) * scale))} if fraction != 1 else spec)
+    _write_study(studies, "data-efficiency", efficiency)
+    return main
+
+
+def rendered_text(out: Path, root: Path) -> dict[str, str]:
+    """Every text file under `out`, by relative path, with the temporary `root` written `<ROOT>`."""
+    found = {}
+    for path in sorted(out.rglob("*")):
+        if path.is_file() and path.suffix in TEXT_SUFFIXES:
+            text = path.read_text(encoding="utf-8")
+            for spelling in {str(root.resolve()), str(root)}:
+                text = text.replace(spelling, "<ROOT>")
+            found[path.relative_to(out).as_posix()] = text
+    return found
+
+
+def render_golden(root: Path) -> dict[str, str]:
+    from cifarcmp.report import render
+
+    main = write_golden_results(root)
+    out = root / "generated"
+    render(main, out)
+    return rendered_text(out, root)
+
+
+if __name__ == "__main__":
+    with tempfile.TemporaryDirectory() as temporary:
+        pages = render_golden(Path(temporary))
+    shutil.rmtree(GOLDEN_DIR, ignore_errors=True)
+    for name, text in pages.items():
+        target = GOLDEN_DIR / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+    print(f"{len(pages)} golden files in {GOLDEN_DIR}", file=sys.stderr)
