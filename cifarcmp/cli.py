@@ -104,14 +104,14 @@ def _train(arguments) -> int:
         weights=_weights(arguments.weights),
     )
     out = arguments.out or config.default_run_dir(resolved)
-    from cifarcmp.train import train  # imports Keras: after the arguments are known to be good
+    from cifarcmp.train.run import train  # imports Keras: after the arguments are known to be good
 
     train(resolved, out, force=arguments.force)
     return 0
 
 
 def _study(arguments) -> int:
-    from cifarcmp import study
+    from cifarcmp.train import studies as study
 
     studies = study.parse_studies(arguments.studies)
     fractions = study.parse_fractions(arguments.fractions)
@@ -133,7 +133,7 @@ def _weights(value: str | None) -> str | None:
 
 
 def _data(arguments) -> int:
-    from cifarcmp import data
+    from cifarcmp.data import source as data
 
     dataset = data.load(arguments.data)
     print(f"source:      {dataset.source}")
@@ -148,24 +148,28 @@ def _data(arguments) -> int:
 
 
 def _render(arguments) -> int:
-    from cifarcmp import report
     from cifarcmp.paths import GENERATED_DIR
+    from cifarcmp.report.render import render
 
-    report.render(arguments.results, arguments.out or GENERATED_DIR)
+    render(arguments.results, arguments.out or GENERATED_DIR)
     return 0
 
 
 def _evaluate(arguments) -> int:
-    from cifarcmp import evaluate, results
+    from cifarcmp import results
+    from cifarcmp.analysis import evaluation
 
     runs = results.find_runs(arguments.results)
     if not runs:
         raise UserError(f"{arguments.results}: holds no finished run")
-    for run in runs:
-        accuracy = evaluate.evaluate_run(run)["accuracy"]
+    for path in runs:
+        run = results.load_run(path)
+        result = evaluation.evaluation(run)
+        results.write_evaluation(run, result)
+        accuracy = result["accuracy"]
         interval = accuracy["interval"]
         print(
-            f"{run}: test accuracy {accuracy['value']:.2%} "
+            f"{path}: test accuracy {accuracy['value']:.2%} "
             f"(95% interval {interval['lower']:.2%} to {interval['upper']:.2%}, {interval['method']}); "
             "evaluation.json and confusion.csv written"
         )

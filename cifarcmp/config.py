@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from cifarcmp.errors import UserError
 
 MODELS = ("resnet50", "cnn")
+# The opt-in studies of the seed's claims (train/studies.py runs them, the report reads them).
+STUDIES = ("arms", "data-efficiency", "gradcam")
 PROFILES = ("paper", "quick", "smoke")
 
 
@@ -178,3 +180,15 @@ def default_run_dir(config: RunConfig):
     from cifarcmp.paths import RESULTS_ROOT
 
     return RESULTS_ROOT / results_tag(config) / config.name / f"seed-{config.seed}"
+
+
+# The seed report's published figures, shown beside ours as a reference and never computed.
+# It trained with plain SGD at 0.01, batch 64, and validated on the test set.
+SEED_REPORT = {
+    "resnet50": {"epochs": "6 of 6", "learning_rate": "0.01", "batch_size": "64",
+                 "test_accuracy": "95.33 %", "test_accuracy_value": 0.9533, "test_loss": "0.1792",
+                 "parameters": "26,215,818"},
+    "cnn": {"epochs": "17 of 50 (early stop)", "learning_rate": "0.01", "batch_size": "64",
+            "test_accuracy": "77 %", "test_accuracy_value": 0.77, "test_loss": "0.6967",
+            "parameters": "1,250,858"},
+}

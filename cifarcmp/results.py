@@ -30,8 +30,11 @@ a real-data profile ran on synthetic data.
 from __future__ import annotations
 
 import csv
+import io
 import json
+import os
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -214,3 +217,34 @@ def publish(work: Path, final: Path) -> None:
         shutil.rmtree(trash, ignore_errors=True)
     else:
         work.rename(final)
+
+
+def write_text_atomically(path: Path, text: str) -> None:
+    """Write via a temporary file in the same directory and os.replace it into place.
+
+    A reader (the report, a browser download) then sees the old file or the new one, never half
+    of one, even if the writer is interrupted.
+    """
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", newline="") as stream:
+            stream.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def confusion_csv(counts: list[list[int]], names: list[str]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["true \\ predicted", *names])
+    for name, row in zip(names, counts):
+        writer.writerow([name, *row])
+    return buffer.getvalue()
+
+
+def write_evaluation(run: Run, result: dict) -> None:
+    """Store an evaluation (`analysis.evaluation.evaluation`) as evaluation.json and confusion.csv."""
+    write_text_atomically(run.path / "evaluation.json", json.dumps(result, indent=2) + "\n")
+    write_text_atomically(run.path / "confusion.csv", confusion_csv(result["confusion"]["counts"], result["class_names"]))

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cifarcmp import stats
+from cifarcmp.analysis import stats
 from cifarcmp.config import resolve
 
 _FORWARD_FLOPS = {"resnet50": 7_727_692_298, "cnn": 41_569_546}

@@ -97,7 +97,7 @@ def rendered_text(out: Path, root: Path) -> dict[str, str]:
 
 
 def render_golden(root: Path) -> dict[str, str]:
-    from cifarcmp.report import render
+    from cifarcmp.report.render import render
 
     main = write_golden_results(root)
     out = root / "generated"

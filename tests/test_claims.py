@@ -10,18 +10,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import jinja2
 import numpy as np
 import pytest
 
-from cifarcmp import claims, paths, report
-from cifarcmp.claims import INCONCLUSIVE, NOT_SUPPORTED, NOT_TESTED, SUPPORTED
+from cifarcmp.analysis import claims, measures
+from cifarcmp.analysis.claims import INCONCLUSIVE, NOT_SUPPORTED, NOT_TESTED, SUPPORTED
+from cifarcmp.analysis.runs import data_efficiency_series, gradcam_panels, load_studies
 from cifarcmp.errors import UserError
-from cifarcmp.studies_report import (
-    data_efficiency_series, gradcam_panels, load_studies, load_studies_site, render_studies,
-)
-from cifarcmp.study_plots import data_efficiency_curve, gradcam_grid
-from cifarcmp.tables import to_markdown
+from cifarcmp.report.figures import data_efficiency_curve, gradcam_grid
+from cifarcmp.report.render import render
+from cifarcmp.report.site import load_studies_site
 from fixtures import write_fixture_run
 
 ARM_MODELS = {"resnet50": "resnet50", "resnet50-frozen": "resnet50", "resnet50-random": "resnet50", "cnn": "cnn"}
@@ -111,8 +109,8 @@ def test_compute_verdict_follows_the_counted_flops(tmp_path):
 def test_measurements_on_a_history():
     history = [{"epoch": 1, "val_accuracy": 0.5, "seconds": 10.0}, {"epoch": 2, "val_accuracy": 0.76, "seconds": 11.0},
                {"epoch": 3, "val_accuracy": 0.8, "seconds": 12.0}, {"epoch": 4, "val_accuracy": 0.79, "seconds": 9.0}]
-    assert claims.epochs_to_share_of_best(history) == 2  # 0.76 >= 0.95 * 0.8
-    assert claims.seconds_to_epoch(history, 2) == 21.0
+    assert measures.converged_epoch(history) == 3  # the best (0.8); epoch 2's 0.76 is 4 pp short of it
+    assert measures.seconds_to_epoch(history, 2) == 21.0
     assert claims.flops_to_reach(history, 4e12, 0.78) == (3, 3e12)
     assert claims.flops_to_reach(history, 4e12, 0.9) is None
     assert claims.separated((0.1, 0.2), (0.3, 0.4)) == "b"
@@ -195,24 +193,16 @@ def test_gradcam_grid_shows_each_image_then_each_arm():
     assert "wrong" in figure.axes[5].get_title()  # image 2, CNN: predicted class 0 for class 1
 
 
-def _environment() -> jinja2.Environment:
-    """As report.render builds its own."""
-    environment = jinja2.Environment(loader=jinja2.FileSystemLoader(paths.TEMPLATES_DIR),
-                                     undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
-    environment.globals["markdown_table"] = to_markdown
-    return environment
-
-
-def _common(tmp_path: Path) -> dict:
+def _main_runs(tmp_path: Path) -> Path:
+    """One run of each model under tmp_path/main; its studies go in tmp_path/studies-main."""
     write_fixture_run(tmp_path / "main" / "resnet50" / "seed-0", "resnet50")
     write_fixture_run(tmp_path / "main" / "cnn" / "seed-0", "cnn")
-    origin = report.provenance(report.load_groups(tmp_path / "main"))
-    return {"provenance": origin, "synthetic": origin["synthetic"], "tables": {}, "downloads": {}}
+    return tmp_path / "main"
 
 
 def test_render_without_studies_says_how_to_run_them(tmp_path):
     out = tmp_path / "generated"
-    render_studies(None, out, _environment(), _common(tmp_path))
+    render(_main_runs(tmp_path), out)
     page = (out / "claims.md").read_text()
     assert "No studies were run" in page and "make report STUDIES=arms,data-efficiency,gradcam" in page
     assert page.count("not tested") >= 4 and "data-efficiency" in page
@@ -223,12 +213,12 @@ def test_render_without_studies_says_how_to_run_them(tmp_path):
 
 
 def test_render_with_studies_writes_verdicts_tables_and_downloads(tmp_path):
-    root = _arms(tmp_path / "studies", dict(RESNET_FAST, gallery=True), CNN_SLOW)
+    root = _arms(tmp_path / "studies-main", dict(RESNET_FAST, gallery=True), CNN_SLOW)
     _write_study(root, "data-efficiency", [{"arm": "resnet50", "fraction": 0.1, **RESNET_FAST},
                                            {"arm": "cnn", "fraction": 0.1, **CNN_SLOW},
                                            {"arm": "resnet50", **RESNET_FAST}, {"arm": "cnn", **CNN_SLOW}])
     out = tmp_path / "generated"
-    render_studies(root, out, _environment(), _common(tmp_path))
+    render(_main_runs(tmp_path), out)
     claims_page, studies_page = (out / "claims.md").read_text(), (out / "studies.md").read_text()
     assert "Synthetic data — not CIFAR-10 results" in claims_page and "Provenance" in claims_page
     assert "**Verdict: supported.**" in claims_page and "No studies were run" not in claims_page

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cifarcmp import cifar_format, synthetic
+from cifarcmp.data import archive as cifar_archive, synthetic
 from conftest import assert_one_line_error, run_cli
 from test_data import crafted_archive
 
@@ -37,7 +37,7 @@ def test_unknown_model_and_profile(tmp_path):
 def test_bad_data_is_refused_before_anything_is_written(tmp_path, small_arrays, case):
     archive = tmp_path / "cifar-10-python.tar.gz"
     if case == "truncated":
-        cifar_format.write_archive(archive, small_arrays)
+        cifar_archive.write_archive(archive, small_arrays)
         archive.write_bytes(archive.read_bytes()[:2000])
     elif case == "garbage":
         archive.write_bytes(np.random.default_rng(0).bytes(5000))
@@ -51,7 +51,7 @@ def test_bad_data_is_refused_before_anything_is_written(tmp_path, small_arrays, 
 
 
 def test_data_command_describes_the_data_set(tmp_path, small_arrays):
-    cifar_format.write_archive(tmp_path, small_arrays, "binary")
+    cifar_archive.write_archive(tmp_path, small_arrays, "binary")
     described = run_cli("data", "--data", tmp_path)
     assert described.returncode == 0, described.stderr
     assert "binary layout" in described.stdout and "sha256" in described.stdout

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from keras import layers
 
-from cifarcmp import compute, config, gradcam, models
+from cifarcmp import config
+from cifarcmp.train import compute, gradcam, models
 
 
 def test_cnn_flops_match_a_hand_count():

@@ -6,9 +6,19 @@ import json
 import numpy as np
 import pytest
 
-from cifarcmp import config, results, stats
+from cifarcmp import config, results
+from cifarcmp.analysis import stats
+from cifarcmp.analysis.evaluation import evaluation
+from cifarcmp.analysis.measures import paired_test
 from cifarcmp.errors import UserError
-from cifarcmp.evaluate import compare_runs, evaluate_run
+
+
+def evaluate_run(path):
+    """As `cifarcmp evaluate` does: evaluate a finished run and store the evaluation beside it."""
+    run = results.load_run(path)
+    result = evaluation(run)
+    results.write_evaluation(run, result)
+    return result
 
 CLASS_NAMES = [f"synthetic-{index}" for index in range(10)]
 
@@ -145,29 +155,28 @@ def test_incomplete_runs(tmp_path):
     assert not (missing / "evaluation.json").exists()
 
 
-def test_compare_runs_counts_discordant_images(tmp_path):
+def test_paired_test_counts_discordant_images_aligned_by_index(tmp_path):
     labels, predicted_a = example_labels()
     predicted_b = labels.copy()
     predicted_b[:5] = (labels[:5] + 1) % 10  # B wrong on 0..4, where A is right
     # A's ten last images: 30..39 wrong except 30 (class 0); B gets all of them right.
     run_a = write_run(tmp_path / "a", labels, predicted_a, model="resnet50")
-    # B lists the same images in reverse order: compare_runs must align them by index.
+    # B lists the same images in reverse order: the test must align them by index.
     reverse = np.arange(40)[::-1]
     run_b = write_run(tmp_path / "b", labels[reverse], predicted_b[reverse], indices=reverse)
-    comparison = compare_runs(run_a, run_b)
-    assert comparison["mcnemar"]["a_right_b_wrong"] == 5
-    assert comparison["mcnemar"]["a_wrong_b_right"] == 9
-    assert comparison["mcnemar"]["p_value"] == pytest.approx(
+    test = paired_test(results.load_run(run_a), results.load_run(run_b))
+    assert (test["b"], test["c"], test["images"]) == (5, 9, 40)
+    assert test["p_value"] == pytest.approx(
         stats.mcnemar(np.array([True] * 5 + [False] * 9), np.array([False] * 5 + [True] * 9))["p_value"]
     )
-    assert comparison["accuracy_difference"] == pytest.approx(31 / 40 - 35 / 40)
-    assert comparison["model_a"] == "resnet50" and comparison["model_b"] == "cnn"
-    assert len(comparison["largest_f1_differences"]) == 3
+    assert test["accuracy_a"] - test["accuracy_b"] == pytest.approx(31 / 40 - 35 / 40)
+    assert not test["significant"] and test["favoured"] is None
 
 
-def test_compare_runs_on_different_images(tmp_path):
+def test_paired_test_on_disjoint_images_is_impossible(tmp_path):
     labels, predicted = example_labels()
     run_a = write_run(tmp_path / "a", labels, predicted)
     run_b = write_run(tmp_path / "b", labels, predicted, indices=np.arange(40) + 100)
-    with pytest.raises(UserError, match="different test images"):
-        compare_runs(run_a, run_b)
+    assert paired_test(results.load_run(run_a), results.load_run(run_b)) is None
+    overlapping = write_run(tmp_path / "c", labels, predicted, indices=np.arange(40) + 20)
+    assert paired_test(results.load_run(run_a), results.load_run(overlapping))["images"] == 20

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cifarcmp import config, models
+from cifarcmp import config
+from cifarcmp.train import models
 from cifarcmp.errors import UserError
 
 

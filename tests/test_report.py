@@ -8,10 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cifarcmp import stats
+from cifarcmp.analysis import stats
 from cifarcmp.errors import UserError
-from cifarcmp.report import render
-from cifarcmp.tables import Table, describe_rates, format_percent, format_stat, to_latex, to_markdown
+from cifarcmp.report.render import render
+from cifarcmp.analysis.formatting import Table, format_percent, format_stat
+from cifarcmp.report.tables import describe_rates, to_latex, to_markdown
 from fixtures import write_fixture_run, write_fixture_seeds
 
 PAGES = ("data.md", "method.md", "architectures.md", "comparison.md", "discussion.md", "cite.md")

@@ -25,9 +25,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cifarcmp import stats
+from cifarcmp.analysis import stats
 from cifarcmp.paths import PROJECT_ROOT
-from cifarcmp.report import render
+from cifarcmp.report.render import render
 from cifarcmp.results import find_runs
 from fixtures import write_fixture_run
 from test_claims import CNN_SLOW, RESNET_FAST, _arms, _write_study

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from cifarcmp import study
+from cifarcmp.train import studies as study
 from cifarcmp.errors import UserError
 from conftest import assert_one_line_error, run_cli
 

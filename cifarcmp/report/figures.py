@@ -1,0 +1,244 @@
+"""The report's figures, as functions of arrays.
+
+Each function returns a `matplotlib.figure.Figure` built without pyplot: no global state, no
+backend to choose, and Jupyter still displays the figure when a notebook page returns it. The
+report pages call these from executed notebook cells, `report.render` for the static images.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from cifarcmp.analysis.measures import colour, label
+
+# One colour per model, the same on every figure, from matplotlib's default cycle.
+
+
+def history_columns(rows: list[dict]) -> dict[str, np.ndarray]:
+    """history.csv rows (as `results.read_history` returns them) as one array per column."""
+    if not rows:
+        raise ValueError("history has no epochs")
+    return {key: np.array([row[key] for row in rows]) for key in rows[0]}
+
+
+def sample_grid(images: np.ndarray, labels: np.ndarray, class_names: list[str], columns: int = 10) -> Figure:
+    """A grid of uint8 images (K x 32 x 32 x 3), each titled with its class."""
+    if images.ndim != 4 or images.shape[-1] != 3:
+        raise ValueError(f"expected images of shape (K, height, width, 3), got {images.shape}")
+    count = len(images)
+    rows = max(1, -(-count // columns))
+    figure = Figure(figsize=(columns * 1.0, rows * 1.15), dpi=100, layout="constrained")
+    axes = figure.subplots(rows, columns, squeeze=False)
+    for index, axis in enumerate(axes.flat):
+        axis.set_axis_off()
+        if index < count:
+            # Nearest-neighbour: show the 32 x 32 pixels as they are, not smoothed.
+            axis.imshow(images[index], interpolation="nearest")
+            axis.set_title(class_names[int(labels[index])], fontsize=8)
+    return figure
+
+
+def model_curves(
+    model: str, histories: list[dict[str, np.ndarray]], best_epochs: list[int],
+    max_epochs: int, seeds: list[int] | None = None,
+) -> Figure:
+    """Loss and accuracy, train (dashed) and validation (solid), for the runs of one model.
+
+    A dotted vertical line marks each run's best epoch (lowest validation loss: the weights that
+    were kept); a cross marks where training stopped when that was before `max_epochs`.
+    """
+    figure = Figure(figsize=(9, 3.4), dpi=100, layout="constrained")
+    loss_axis, accuracy_axis = figure.subplots(1, 2)
+    model_colour = colour(model)
+    for index, (history, best_epoch) in enumerate(zip(histories, best_epochs)):
+        suffix = f" (seed {seeds[index]})" if seeds and len(histories) > 1 else ""
+        epochs = history["epoch"]
+        for axis, key in ((loss_axis, "loss"), (accuracy_axis, "accuracy")):
+            scale = 100.0 if key == "accuracy" else 1.0
+            # Markers as well as lines: a one-epoch run is a single point and would not show.
+            axis.plot(epochs, history[key] * scale, "--o", color=model_colour, alpha=0.7, markersize=3,
+                      label=f"train{suffix}")
+            axis.plot(epochs, history[f"val_{key}"] * scale, "-o", color=model_colour, markersize=3,
+                      label=f"validation{suffix}")
+            axis.axvline(best_epoch, color="grey", linestyle=":", linewidth=1)
+            if epochs[-1] < max_epochs:
+                axis.plot(epochs[-1], history[f"val_{key}"][-1] * scale, "x", color="black", markersize=8)
+    loss_axis.set(title=f"{label(model, short=True)}: loss", xlabel="epoch", ylabel="cross-entropy")
+    accuracy_axis.set(title=f"{label(model, short=True)}: accuracy", xlabel="epoch", ylabel="accuracy (%)")
+    loss_axis.legend(fontsize=8)
+    _integer_epochs(loss_axis, accuracy_axis, last=max(int(history["epoch"][-1]) for history in histories))
+    return figure
+
+
+def overlaid_curves(curves: dict[str, list[dict[str, np.ndarray]]]) -> Figure:
+    """Validation loss and accuracy of every model on shared axes (one line per run)."""
+    figure = Figure(figsize=(9, 3.4), dpi=100, layout="constrained")
+    loss_axis, accuracy_axis = figure.subplots(1, 2)
+    for model, histories in curves.items():
+        model_colour = colour(model)
+        for index, history in enumerate(histories):
+            name = label(model, short=True) if index == 0 else None
+            loss_axis.plot(history["epoch"], history["val_loss"], "-o", color=model_colour, markersize=3, label=name)
+            accuracy_axis.plot(history["epoch"], history["val_accuracy"] * 100.0, "-o", color=model_colour,
+                               markersize=3, label=name)
+    loss_axis.set(title="validation loss", xlabel="epoch", ylabel="cross-entropy")
+    accuracy_axis.set(title="validation accuracy", xlabel="epoch", ylabel="accuracy (%)")
+    accuracy_axis.legend(fontsize=8)
+    last = max(int(history["epoch"][-1]) for histories in curves.values() for history in histories)
+    _integer_epochs(loss_axis, accuracy_axis, last=last)
+    return figure
+
+
+def confusion_figure(counts: np.ndarray, class_names: list[str], title: str) -> Figure:
+    """Counts (top) and row-normalised percentages (bottom) of one confusion matrix.
+
+    Rows are true classes, columns predicted ones. Both panels print their numbers in the cells:
+    the colour shows the pattern, the numbers are what a reader quotes. The panels are stacked
+    rather than side by side so that, at the width of a page's text column, the numbers stay
+    legible without scaling the image down.
+    """
+    counts = np.asarray(counts)
+    totals = counts.sum(axis=1, keepdims=True)
+    percent = np.divide(counts * 100.0, totals, out=np.zeros(counts.shape), where=totals > 0)
+    figure = Figure(figsize=(5.8, 10.4), dpi=100, layout="constrained")
+    figure.suptitle(title, fontsize=10)
+    panels = ((counts, "test images", "counts", max(1, int(counts.max()))),
+              (percent, "% of the true class", "row-normalised (% of each true class)", 100))
+    for axis, (values, unit, heading, top) in zip(figure.subplots(2, 1), panels):
+        image = axis.imshow(values, cmap="Blues", vmin=0, vmax=top)
+        for (row, column), value in np.ndenumerate(values):
+            if value:
+                axis.text(column, row, f"{value:.0f}", ha="center", va="center", fontsize=7,
+                          color="white" if value > top / 2 else "black")
+        axis.set_xticks(range(len(class_names)), class_names, rotation=60, fontsize=8)
+        axis.set_yticks(range(len(class_names)), class_names, fontsize=8)
+        axis.set_xlabel("predicted", fontsize=9)
+        axis.set_ylabel("true", fontsize=9)
+        axis.set_title(heading, fontsize=9)
+        figure.colorbar(image, ax=axis, label=unit, shrink=0.9)
+    return figure
+
+
+def reliability_diagrams(panels: list[tuple[str, str, list[dict], float]]) -> Figure:
+    """One reliability diagram per (model, title, bins, ECE), side by side.
+
+    `bins` are the entries of an evaluation's "reliability" list (lower, upper, confidence,
+    accuracy, count; None for an empty bin). A filled bar per bin shows its accuracy and a
+    hatched outline its mean confidence; the diagonal is perfect calibration. Hatching rather
+    than a second fill keeps an underconfident bin (confidence below accuracy) readable.
+    """
+    figure = Figure(figsize=(3.3 * len(panels), 3.6), dpi=100, layout="constrained")
+    for axis, (model, title, bins, ece) in zip(figure.subplots(1, len(panels), squeeze=False)[0], panels):
+        filled = [entry for entry in bins if entry["count"]]
+        lefts = [entry["lower"] for entry in filled]
+        widths = [entry["upper"] - entry["lower"] for entry in filled]
+        axis.bar(lefts, [entry["accuracy"] for entry in filled], width=widths, align="edge",
+                 color=colour(model), edgecolor="black", linewidth=0.5, label="accuracy")
+        axis.bar(lefts, [entry["confidence"] for entry in filled], width=widths, align="edge", fill=False,
+                 hatch="///", edgecolor="tab:red", linewidth=0.8, label="mean confidence")
+        axis.plot([0, 1], [0, 1], "--", color="grey", linewidth=1, label="calibrated")
+        axis.set(xlim=(0, 1), ylim=(0, 1))
+        axis.set_xlabel("confidence (largest probability)", fontsize=8)
+        axis.set_ylabel("accuracy", fontsize=8)
+        axis.set_title(f"{title}: ECE {ece:.4f}", fontsize=9)
+        axis.tick_params(labelsize=7)
+        axis.legend(fontsize=7, loc="upper left")
+    return figure
+
+
+def mistake_gallery(items: list[dict], title: str, columns: int = 6) -> Figure:
+    """Test images (items with image, true, predicted, confidence) titled with what went wrong."""
+    rows = max(1, -(-len(items) // columns))
+    figure = Figure(figsize=(columns * 1.1, rows * 1.55 + 0.3), dpi=100, layout="constrained")
+    figure.suptitle(title, fontsize=10)
+    for index, axis in enumerate(figure.subplots(rows, columns, squeeze=False).flat):
+        axis.set_axis_off()
+        if index < len(items):
+            item = items[index]
+            # Nearest-neighbour: the 32 x 32 pixels as the model saw them, not smoothed.
+            axis.imshow(item["image"], interpolation="nearest")
+            axis.set_title(f"true: {item['true']}\npred: {item['predicted']}\n{item['confidence'] * 100:.1f} %",
+                           fontsize=7.5)
+    return figure
+
+
+# The studies' figures ---------------------------------------------------------------------------
+
+
+def data_efficiency_curve(series: dict[str, dict[str, np.ndarray]]) -> Figure:
+    """Test accuracy against the fraction of the training split, one line per arm.
+
+    `series[arm]` holds arrays `fraction`, `mean` (accuracy as a fraction), `std` (over seeds,
+    NaN where a point is a single run) and `n`. Error bars (± std) are drawn only where n > 1: a
+    single run has no spread to show, and a zero-length bar would claim it had.
+    """
+    figure = Figure(figsize=(6.4, 4.0), dpi=100, layout="constrained")
+    axis = figure.subplots()
+    fractions = set()
+    for arm, points in series.items():
+        order = np.argsort(points["fraction"])
+        fraction, mean = points["fraction"][order], points["mean"][order] * 100
+        std, count = points["std"][order] * 100, points["n"][order]
+        arm_colour = colour(arm)
+        axis.plot(fraction, mean, "-o", color=arm_colour, markersize=4, label=label(arm))
+        spread = count > 1
+        if spread.any():
+            axis.errorbar(fraction[spread], mean[spread], yerr=std[spread], fmt="none", ecolor=arm_colour, capsize=3)
+        fractions.update(float(value) for value in fraction)
+    axis.set_xscale("log")
+    ticks = sorted(fractions)
+    axis.set_xticks(ticks, [f"{value * 100:g} %" for value in ticks])
+    axis.minorticks_off()  # only the fractions that were run are labelled
+    axis.set(xlabel="fraction of the training split (log scale)", ylabel="test accuracy (%)",
+             title="Data efficiency")
+    axis.legend(fontsize=8)
+    return figure
+
+
+def gradcam_grid(images: np.ndarray, labels: np.ndarray, heatmaps: dict[str, np.ndarray],
+                 predicted: dict[str, np.ndarray], class_names: list[str]) -> Figure:
+    """One row per test image: the image, then each arm's heat map over it, titled with its prediction.
+
+    `images` is K x 32 x 32 x 3 (uint8), `labels` K; `heatmaps[arm]` is K x h x w in [0, 1] (h and
+    w differ by arm: 7 x 7 for ResNet50 at 224 px, 13 x 13 for the CNN) and `predicted[arm]` K.
+    Each map is stretched over the whole image with bilinear smoothing, as Grad-CAM is usually shown.
+    """
+    images = np.asarray(images)
+    if images.ndim != 4 or len(labels) != len(images):
+        raise ValueError(f"expected K images (K x height x width x 3) and K labels, got {images.shape}, {len(labels)}")
+    arms = list(heatmaps)
+    rows, columns = len(images), 1 + len(arms)
+    figure = Figure(figsize=(1.7 * columns, 1.9 * rows + 0.3), dpi=100, layout="constrained")
+    axes = figure.subplots(rows, columns, squeeze=False)
+    height, width = images.shape[1:3]
+    extent = (-0.5, width - 0.5, height - 0.5, -0.5)  # the heat map covers the image's pixels exactly
+    for row, image in enumerate(images):
+        axes[row, 0].imshow(image, interpolation="nearest")
+        axes[row, 0].set_title(f"true: {class_names[int(labels[row])]}", fontsize=8)
+        for column, arm in enumerate(arms, start=1):
+            axis = axes[row, column]
+            axis.imshow(image, interpolation="nearest")
+            axis.imshow(heatmaps[arm][row], cmap="jet", alpha=0.45, vmin=0, vmax=1, extent=extent,
+                        interpolation="bilinear")
+            guess = int(predicted[arm][row])
+            verdict = "right" if guess == int(labels[row]) else "wrong"
+            axis.set_title(f"{label(arm)}\npred: {class_names[guess]} ({verdict})", fontsize=7)
+    for axis in axes.flat:
+        axis.set_axis_off()
+    return figure
+
+
+def save(figure: Figure, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, format="png")
+
+
+def _integer_epochs(*axes, last: int) -> None:
+    """Whole-epoch ticks over epochs 1..last, with half an epoch of margin on each side."""
+    step = max(1, -(-last // 10))  # at most about ten ticks
+    for axis in axes:
+        axis.set_xlim(0.5, last + 0.5)
+        axis.set_xticks(range(1, last + 1, step))

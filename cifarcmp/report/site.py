@@ -1,0 +1,62 @@
+"""What the executed notebook pages read: the runs and studies a rendering was made from.
+
+mkdocs-jupyter runs a Markdown notebook with the directory `mkdocs build` was started in as its
+working directory (the project root), so `docs/generated/` is looked up from there first. The
+pages find the results through `run.json` and `studies.json`, which `report.render` wrote.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from cifarcmp import paths
+from cifarcmp.analysis.runs import RunGroup, Studies, group_runs, load_studies
+from cifarcmp.errors import UserError
+from cifarcmp.results import load_run
+
+
+@dataclass
+class Site:
+    groups: list[RunGroup]
+    banner_html: str  # the synthetic-data warning and provenance of the main runs
+    synthetic: bool
+    directory: Path  # docs/generated/
+
+    def snippet(self, name: str) -> str:
+        """The HTML of `snippets/<name>.html`, written by `render` from its Markdown snippet."""
+        return (self.directory / "snippets" / f"{name}.html").read_text(encoding="utf-8")
+
+
+@dataclass
+class StudiesSite:
+    studies: Studies | None  # None: no studies were run
+    banner_html: str  # the synthetic-data warning and the provenance of the study runs
+    directory: Path  # docs/generated/
+
+
+def _generated_dir(generated_dir: Path | str | None, record: str) -> Path:
+    candidates = [Path(generated_dir)] if generated_dir else [Path.cwd() / "docs" / "generated", paths.GENERATED_DIR]
+    directory = next((candidate for candidate in candidates if (candidate / record).is_file()), None)
+    if directory is None:
+        raise UserError(f"{candidates[0] / record}: missing; run `cifarcmp render RESULTS_DIR` first")
+    return directory
+
+
+def load_site(generated_dir: Path | str | None = None) -> Site:
+    """The main runs the pages were rendered from, found through `run.json`."""
+    directory = _generated_dir(generated_dir, "run.json")
+    site = json.loads((directory / "run.json").read_text())
+    runs = [load_run((directory / entry["path"]).resolve()) for entry in site["runs"]]
+    banner = (directory / "snippets" / "banner.html").read_text(encoding="utf-8")
+    return Site(group_runs(runs), banner, bool(site["synthetic"]), directory)
+
+
+def load_studies_site(generated_dir: Path | str | None = None) -> StudiesSite:
+    """The studies the pages were rendered from, through `studies.json`."""
+    directory = _generated_dir(generated_dir, "studies.json")
+    record = json.loads((directory / "studies.json").read_text())
+    banner = (directory / "snippets" / "studies-banner.html").read_text(encoding="utf-8")
+    root = record["studies_root"]
+    return StudiesSite(load_studies((directory / root).resolve() if root else None), banner, directory)

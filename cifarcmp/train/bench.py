@@ -1,0 +1,76 @@
+"""`make bench`: training and inference throughput of both models on this machine, and memory.
+
+Prints figures; asserts nothing. Throughput is measured with `train_on_batch` / `predict_on_batch`
+on random uint8 images at batch 64, after one warm-up step (which builds the graph), so it is the
+steady-state cost of the seed's protocol, not of data loading. From it, the time one epoch of
+45,000 images would take, which is what planning a `paper` run needs.
+
+    python -m cifarcmp.bench [--steps N] [--upsampling 1 2 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import time
+
+import numpy as np
+
+from cifarcmp import config
+from cifarcmp.train import models, provenance
+
+TRAIN_IMAGES_PER_EPOCH = 45_000
+
+
+def measure(model_name: str, upsampling: int, steps: int, batch_size: int = 64) -> dict:
+    import keras
+
+    run_config = config.resolve(model_name, "paper", weights="none", upsampling=upsampling)
+    model = models.build(run_config)
+    models.compile_for_training(model, run_config)
+    generator = np.random.default_rng(0)
+    images = generator.integers(0, 256, size=(batch_size, 32, 32, 3), dtype=np.uint8)
+    labels = generator.integers(0, 10, size=(batch_size,))
+    model.train_on_batch(images, labels)  # warm-up: builds and compiles the training step
+    started = time.perf_counter()
+    for _ in range(steps):
+        model.train_on_batch(images, labels)
+    train_rate = steps * batch_size / (time.perf_counter() - started)
+    model.predict_on_batch(images)
+    started = time.perf_counter()
+    for _ in range(steps):
+        model.predict_on_batch(images)
+    predict_rate = steps * batch_size / (time.perf_counter() - started)
+    keras.backend.clear_session()
+    return {
+        "model": model_name,
+        "image_size": run_config.image_size,
+        "train_images_per_second": train_rate,
+        "predict_images_per_second": predict_rate,
+        "epoch_minutes": TRAIN_IMAGES_PER_EPOCH / train_rate / 60,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=5, help="timed steps per measurement")
+    parser.add_argument("--upsampling", type=int, nargs="+", default=[1, 2, 7], help="ResNet50 upsampling factors")
+    arguments = parser.parse_args()
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    device = provenance.device()
+    print(f"device: {device['kind']} {device['name']} ({device['count']}); versions: {provenance.versions()}")
+    print(f"{'model':<10}{'px':>5}{'train img/s':>13}{'predict img/s':>15}{'min/epoch (45k)':>17}")
+    rows = [measure("cnn", 1, arguments.steps * 4)]
+    rows += [measure("resnet50", factor, arguments.steps) for factor in arguments.upsampling]
+    for row in rows:
+        print(
+            f"{row['model']:<10}{row['image_size']:>5}{row['train_images_per_second']:>13.1f}"
+            f"{row['predict_images_per_second']:>15.1f}{row['epoch_minutes']:>17.1f}"
+        )
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak resident memory of this process: {peak:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
