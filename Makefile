@@ -34,7 +34,7 @@ RUNS := $(foreach model,$(MODELS),$(foreach seed,$(SEED_LIST),$(RESULTS)/$(model
 TRAIN_FLAGS := --profile $(PROFILE) $(if $(DATA),--data $(DATA)) $(if $(WEIGHTS),--weights $(WEIGHTS))
 INSTALLED := $(VENV)/.installed-$(TF)
 
-.PHONY: help setup train studies report site serve test bench clean
+.PHONY: help setup train studies report site serve lint test test-fast bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -68,11 +68,18 @@ site: $(INSTALLED) ## render docs/generated/ from existing results and build sit
 serve: site ## preview the built site on http://127.0.0.1:8000
 	$(BIN)/python -m http.server 8000 --bind 127.0.0.1 --directory site
 
-test: $(INSTALLED) ## run the tests (slow ones included: they train small models and build the site)
+lint: $(INSTALLED) ## check the code with ruff (lint rules and formatting, as configured in pyproject.toml)
+	$(BIN)/ruff check cifarcmp tests
+	$(BIN)/ruff format --check cifarcmp tests
+
+test: lint ## lint, then every test (slow ones included: they train small models and build the site)
 	$(BIN)/python -m pytest
 
+test-fast: lint ## lint, then every test but the slow ones (a couple of minutes)
+	$(BIN)/python -m pytest -m "not slow"
+
 bench: $(INSTALLED) ## print throughput and memory figures for both models on this machine
-	$(BIN)/python -m cifarcmp.bench
+	$(BIN)/python -m cifarcmp.train.bench
 
 clean: ## remove built pages and the site (results are kept)
 	rm -rf site docs/generated

@@ -27,40 +27,54 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     train = commands.add_parser(
-        "train", help="train one model and write its results directory",
+        "train",
+        help="train one model and write its results directory",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         description="Train one model under a profile and write a self-describing results directory. "
         "An interrupted run resumes from its last completed epoch when the same command is run again.",
     )
     train.add_argument("--model", required=True, help=f"which model: {', '.join(MODELS)}")
     train.add_argument(
-        "--profile", default="paper",
+        "--profile",
+        default="paper",
         help="paper: the seed's exact protocol (GPU); quick: real CIFAR-10 cut down for a CPU; smoke: synthetic data, minutes",
     )
-    train.add_argument("--data", default=None, help=f"{DATA_HELP} (default: the profile's: cifar10, or synthetic for smoke)")
     train.add_argument(
-        "--weights", default=None,
+        "--data", default=None, help=f"{DATA_HELP} (default: the profile's: cifar10, or synthetic for smoke)"
+    )
+    train.add_argument(
+        "--weights",
+        default=None,
         help="resnet50 only: imagenet (Keras' verified download), none (random initialisation) or a PATH to a notop .h5 (default: the profile's)",
     )
     train.add_argument("--seed", type=int, default=0, help="seeds the split, subsets, initialisation and shuffling")
-    train.add_argument("--out", type=Path, default=None, help="results directory (default: results/<profile>/<model>/seed-<seed>)")
-    train.add_argument("--force", action="store_true", help="replace a finished run, or discard an interrupted one with other settings")
+    train.add_argument(
+        "--out", type=Path, default=None, help="results directory (default: results/<profile>/<model>/seed-<seed>)"
+    )
+    train.add_argument(
+        "--force", action="store_true", help="replace a finished run, or discard an interrupted one with other settings"
+    )
 
     data = commands.add_parser(
-        "data", help="fetch, verify and describe the data set",
+        "data",
+        help="fetch, verify and describe the data set",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     data.add_argument("--data", default="cifar10", help=DATA_HELP)
 
     render = commands.add_parser(
-        "render", help="render the report pages from finished results",
+        "render",
+        help="render the report pages from finished results",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    render.add_argument("results", type=Path, help="a results folder such as results/paper (holding <model>/seed-<N>/ runs)")
+    render.add_argument(
+        "results", type=Path, help="a results folder such as results/paper (holding <model>/seed-<N>/ runs)"
+    )
     render.add_argument("--out", type=Path, default=None, help="where the pages go (default: docs/generated)")
 
     study = commands.add_parser(
-        "study", help="run opt-in studies of the seed's claims (arms, data efficiency, Grad-CAM)",
+        "study",
+        help="run opt-in studies of the seed's claims (arms, data efficiency, Grad-CAM)",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         description="Train the runs a study needs (finished ones are kept) and write its summary.json "
         "under results/studies-<profile>/.",
@@ -70,10 +84,13 @@ def _parser() -> argparse.ArgumentParser:
     study.add_argument("--data", default=None, help=DATA_HELP)
     study.add_argument("--weights", default=None, help="as for train (the random-initialisation arm always uses none)")
     study.add_argument("--seeds", type=int, default=1, help="seeds per run (0..N-1)")
-    study.add_argument("--fractions", default="0.01,0.1,1", help="data-efficiency: fractions of the training split, each in (0, 1]")
+    study.add_argument(
+        "--fractions", default="0.01,0.1,1", help="data-efficiency: fractions of the training split, each in (0, 1]"
+    )
 
     evaluate = commands.add_parser(
-        "evaluate", help="(re)compute the evaluation of finished runs, without retraining",
+        "evaluate",
+        help="(re)compute the evaluation of finished runs, without retraining",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     evaluate.add_argument("results", type=Path, help="a run directory, or a folder of runs")
@@ -90,7 +107,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cifarcmp: error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("cifarcmp: interrupted; run the same command again to resume from the last completed epoch", file=sys.stderr)
+        print(
+            "cifarcmp: interrupted; run the same command again to resume from the last completed epoch", file=sys.stderr
+        )
         return 130
 
 
@@ -100,7 +119,10 @@ def _train(arguments) -> int:
     if arguments.profile not in PROFILES:
         raise UserError(f"unknown profile {arguments.profile!r}; choose one of: {', '.join(PROFILES)}")
     resolved = config.resolve(
-        arguments.model, arguments.profile, data=arguments.data, seed=arguments.seed,
+        arguments.model,
+        arguments.profile,
+        data=arguments.data,
+        seed=arguments.seed,
         weights=_weights(arguments.weights),
     )
     out = arguments.out or config.default_run_dir(resolved)
@@ -120,8 +142,12 @@ def _study(arguments) -> int:
     if arguments.seeds < 1:
         raise UserError(f"--seeds {arguments.seeds}: need at least one seed")
     study.run(
-        studies, arguments.profile, list(range(arguments.seeds)), fractions,
-        data=arguments.data, weights=_weights(arguments.weights),
+        studies,
+        arguments.profile,
+        list(range(arguments.seeds)),
+        fractions,
+        data=arguments.data,
+        weights=_weights(arguments.weights),
     )
     return 0
 
@@ -138,8 +164,12 @@ def _data(arguments) -> int:
     dataset = data.load(arguments.data)
     print(f"source:      {dataset.source}")
     print(f"description: {dataset.description}")
-    print(f"sha256:      {dataset.sha256}  ({'verified against the official checksum' if dataset.verified else 'not the official checksum'})")
-    print(f"images:      {len(dataset.y_train)} train, {len(dataset.y_test)} test, {dataset.x_train.dtype} {dataset.x_train.shape[1:]}")
+    print(
+        f"sha256:      {dataset.sha256}  ({'verified against the official checksum' if dataset.verified else 'not the official checksum'})"
+    )
+    print(
+        f"images:      {len(dataset.y_train)} train, {len(dataset.y_test)} test, {dataset.x_train.dtype} {dataset.x_train.shape[1:]}"
+    )
     print(f"{'class':<14}{'train':>8}{'test':>8}")
     for index, name in enumerate(dataset.class_names):
         print(f"{name:<14}{int((dataset.y_train == index).sum()):>8}{int((dataset.y_test == index).sum()):>8}")

@@ -106,11 +106,20 @@ PROFILE_CHANGES = {
     },
     "smoke": {
         "resnet50": dict(
-            data="synthetic", weights="none", upsampling=1, validation_size=1000,
-            train_subset=1000, test_subset=1000, epochs=1,
+            data="synthetic",
+            weights="none",
+            upsampling=1,
+            validation_size=1000,
+            train_subset=1000,
+            test_subset=1000,
+            epochs=1,
         ),
         "cnn": dict(
-            data="synthetic", validation_size=1000, train_subset=9000, test_subset=1000, epochs=6,
+            data="synthetic",
+            validation_size=1000,
+            train_subset=9000,
+            test_subset=1000,
+            epochs=6,
             early_stopping_patience=3,
         ),
     },
@@ -185,10 +194,22 @@ def default_run_dir(config: RunConfig):
 # The seed report's published figures, shown beside ours as a reference and never computed.
 # It trained with plain SGD at 0.01, batch 64, and validated on the test set.
 SEED_REPORT = {
-    "resnet50": {"epochs": "6 of 6", "learning_rate": "0.01", "batch_size": "64",
-                 "test_accuracy": "95.33 %", "test_accuracy_value": 0.9533, "test_loss": "0.1792",
-                 "parameters": "26,215,818"},
-    "cnn": {"epochs": "17 of 50 (early stop)", "learning_rate": "0.01", "batch_size": "64",
-            "test_accuracy": "77 %", "test_accuracy_value": 0.77, "test_loss": "0.6967",
-            "parameters": "1,250,858"},
+    "resnet50": {
+        "epochs": "6 of 6",
+        "learning_rate": "0.01",
+        "batch_size": "64",
+        "test_accuracy": "95.33 %",
+        "test_accuracy_value": 0.9533,
+        "test_loss": "0.1792",
+        "parameters": "26,215,818",
+    },
+    "cnn": {
+        "epochs": "17 of 50 (early stop)",
+        "learning_rate": "0.01",
+        "batch_size": "64",
+        "test_accuracy": "77 %",
+        "test_accuracy_value": 0.77,
+        "test_loss": "0.6967",
+        "parameters": "1,250,858",
+    },
 }

@@ -104,8 +104,7 @@ def read_history(path: Path) -> list[dict]:
             if missing:
                 raise UserError(f"{path}: missing columns {', '.join(sorted(missing))}")
             rows = [
-                {key: (int(value) if key == "epoch" else float(value)) for key, value in row.items()}
-                for row in reader
+                {key: (int(value) if key == "epoch" else float(value)) for key, value in row.items()} for row in reader
             ]
     except FileNotFoundError:
         raise UserError(f"{path}: missing; this is not a finished run") from None
@@ -247,4 +246,6 @@ def confusion_csv(counts: list[list[int]], names: list[str]) -> str:
 def write_evaluation(run: Run, result: dict) -> None:
     """Store an evaluation (`analysis.evaluation.evaluation`) as evaluation.json and confusion.csv."""
     write_text_atomically(run.path / "evaluation.json", json.dumps(result, indent=2) + "\n")
-    write_text_atomically(run.path / "confusion.csv", confusion_csv(result["confusion"]["counts"], result["class_names"]))
+    write_text_atomically(
+        run.path / "confusion.csv", confusion_csv(result["confusion"]["counts"], result["class_names"])
+    )

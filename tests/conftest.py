@@ -29,7 +29,11 @@ def run_cli(*arguments, timeout=600) -> subprocess.CompletedProcess:
     """`cifarcmp ARGUMENTS` in a subprocess, as a user runs it (same KERAS_HOME as the tests)."""
     return subprocess.run(
         [sys.executable, "-m", "cifarcmp.cli", *map(str, arguments)],
-        capture_output=True, text=True, timeout=timeout, cwd=PROJECT_ROOT, env=os.environ.copy(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=PROJECT_ROOT,
+        env=os.environ.copy(),
     )
 
 

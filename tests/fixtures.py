@@ -23,8 +23,16 @@ _FORWARD_FLOPS = {"resnet50": 7_727_692_298, "cnn": 41_569_546}
 _TRAIN_IMAGES = 4500
 
 CLASS_NAMES = [
-    "airplane", "automobile", "bird", "cat", "deer",
-    "dog", "frog", "horse", "ship", "truck",
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
 ]
 
 # The seed's two architectures as a summary.json would list them; parameter counts are the ones
@@ -121,62 +129,76 @@ def write_fixture_run(
     wall_seconds = sum(row["seconds"] for row in history) + 12.5
 
     (path / "config.json").write_text(json.dumps(config, indent=2) + "\n")
-    _write_json(path / "manifest.json", {
-        "schema_version": 1,
-        "status": "complete",
-        "git": {"commit": "0123456789abcdef0123456789abcdef01234567", "dirty": False},
-        "versions": {"python": "3.11.2", "keras": "3.15.1", "backend": "tensorflow",
-                     "tensorflow": "2.21.0", "numpy": "2.1.0"},
-        "device": {"kind": "cpu", "name": "fixture CPU"},
-        "started_at": "2025-01-02T03:04:05+00:00",
-        "finished_at": "2025-01-02T04:05:06+00:00",
-        "data": {
-            "source": "synthetic" if synthetic else "cifar10",
-            "synthetic": synthetic,
-            "sha256": "ab" * 32,
-            "verified": not synthetic,
-            "description": "fixture data written by tests/fixtures.py",
-            "class_names": CLASS_NAMES,
-            "counts": counts,
+    _write_json(
+        path / "manifest.json",
+        {
+            "schema_version": 1,
+            "status": "complete",
+            "git": {"commit": "0123456789abcdef0123456789abcdef01234567", "dirty": False},
+            "versions": {
+                "python": "3.11.2",
+                "keras": "3.15.1",
+                "backend": "tensorflow",
+                "tensorflow": "2.21.0",
+                "numpy": "2.1.0",
+            },
+            "device": {"kind": "cpu", "name": "fixture CPU"},
+            "started_at": "2025-01-02T03:04:05+00:00",
+            "finished_at": "2025-01-02T04:05:06+00:00",
+            "data": {
+                "source": "synthetic" if synthetic else "cifar10",
+                "synthetic": synthetic,
+                "sha256": "ab" * 32,
+                "verified": not synthetic,
+                "description": "fixture data written by tests/fixtures.py",
+                "class_names": CLASS_NAMES,
+                "counts": counts,
+            },
         },
-    })
-    _write_json(path / "summary.json", {
-        "name": model,
-        "total_params": total,
-        "trainable_params": total - non_trainable,
-        "non_trainable_params": non_trainable,
-        "layers": [
-            {"name": name, "type": kind, "output_shape": shape, "params": params, "trainable": trainable}
-            for name, kind, shape, params, trainable in layers
-        ],
-    })
+    )
+    _write_json(
+        path / "summary.json",
+        {
+            "name": model,
+            "total_params": total,
+            "trainable_params": total - non_trainable,
+            "non_trainable_params": non_trainable,
+            "layers": [
+                {"name": name, "type": kind, "output_shape": shape, "params": params, "trainable": trainable}
+                for name, kind, shape, params, trainable in layers
+            ],
+        },
+    )
     with (path / "history.csv").open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(history[0]))
         writer.writeheader()
         writer.writerows(history)
-    _write_json(path / "metrics.json", {
-        "schema_version": 1,
-        "train_accuracy": best["accuracy"],
-        "train_loss": best["loss"],
-        "val_accuracy": best["val_accuracy"],
-        "val_loss": best["val_loss"],
-        "test_accuracy": test_accuracy,
-        "test_loss": round(1.5 * (1.0 - test_accuracy) + 0.05, 4),
-        "best_epoch": best_epoch,
-        "epochs_run": epochs_run,
-        "stopped_early": epochs_run < epochs,
-        "wall_seconds": wall_seconds,
-        "train_seconds": wall_seconds - 10.0,
-        "train_images_per_second": 123.4,
-        "test_images": int(labels.size),
-        "parameters": {"total": total, "trainable": total - non_trainable, "non_trainable": non_trainable},
-        # The counts cifarcmp.compute gives the seed's models at 224 px and 32 px.
-        "compute": {
-            "forward_flops_per_image": _FORWARD_FLOPS[model],
-            "training_flops": 3.0 * _FORWARD_FLOPS[model] * _TRAIN_IMAGES * epochs_run,
-            "counted": "fixture",
+    _write_json(
+        path / "metrics.json",
+        {
+            "schema_version": 1,
+            "train_accuracy": best["accuracy"],
+            "train_loss": best["loss"],
+            "val_accuracy": best["val_accuracy"],
+            "val_loss": best["val_loss"],
+            "test_accuracy": test_accuracy,
+            "test_loss": round(1.5 * (1.0 - test_accuracy) + 0.05, 4),
+            "best_epoch": best_epoch,
+            "epochs_run": epochs_run,
+            "stopped_early": epochs_run < epochs,
+            "wall_seconds": wall_seconds,
+            "train_seconds": wall_seconds - 10.0,
+            "train_images_per_second": 123.4,
+            "test_images": int(labels.size),
+            "parameters": {"total": total, "trainable": total - non_trainable, "non_trainable": non_trainable},
+            # The counts cifarcmp.compute gives the seed's models at 224 px and 32 px.
+            "compute": {
+                "forward_flops_per_image": _FORWARD_FLOPS[model],
+                "training_flops": 3.0 * _FORWARD_FLOPS[model] * _TRAIN_IMAGES * epochs_run,
+                "counted": "fixture",
+            },
         },
-    })
+    )
     indices = np.arange(labels.size, dtype=np.int64) + index_offset
     np.savez(path / "predictions.npz", labels=labels, probabilities=probabilities, indices=indices)
     sample_labels = np.repeat(np.arange(10), 2).astype(np.int64)
@@ -185,17 +207,23 @@ def write_fixture_run(
     if gallery:
         # As training writes it: the most confident mistakes, with their test images.
         mistakes = stats.most_confident_mistakes(probabilities, labels, GALLERY_SIZE)
-        np.savez(path / "gallery.npz",
-                 images=rng.integers(0, 256, size=(mistakes.size, 32, 32, 3), dtype=np.uint8),
-                 indices=indices[mistakes], labels=labels[mistakes],
-                 predicted=probabilities[mistakes].argmax(axis=1), confidence=probabilities[mistakes].max(axis=1))
+        np.savez(
+            path / "gallery.npz",
+            images=rng.integers(0, 256, size=(mistakes.size, 32, 32, 3), dtype=np.uint8),
+            indices=indices[mistakes],
+            labels=labels[mistakes],
+            predicted=probabilities[mistakes].argmax(axis=1),
+            confidence=probabilities[mistakes].max(axis=1),
+        )
     return path
 
 
 def write_fixture_seeds(root: Path | str, model: str, accuracies: list[float], **options) -> list[Path]:
     """One run of `model` per test accuracy, as `root/<model>/seed-0`, `seed-1`, ..."""
-    return [write_fixture_run(Path(root) / model / f"seed-{seed}", model, test_accuracy=accuracy, seed=seed,
-                              **options) for seed, accuracy in enumerate(accuracies)]
+    return [
+        write_fixture_run(Path(root) / model / f"seed-{seed}", model, test_accuracy=accuracy, seed=seed, **options)
+        for seed, accuracy in enumerate(accuracies)
+    ]
 
 
 def _history(config, epochs_run, best_epoch, test_accuracy, overfit_gap, seed) -> list[dict]:
@@ -207,15 +235,17 @@ def _history(config, epochs_run, best_epoch, test_accuracy, overfit_gap, seed) -
         after = max(0, epoch - best_epoch)
         val_accuracy = target_val * (0.55 + 0.45 * progress) - 0.004 * after
         accuracy = min(0.999, val_accuracy + overfit_gap * progress + 0.01 * after)
-        rows.append({
-            "epoch": epoch,
-            "loss": round(2.0 * (1.0 - accuracy) + 0.02, 6),
-            "accuracy": round(accuracy, 6),
-            "val_loss": round(2.0 * (1.0 - target_val) + 0.6 * (1.0 - progress) + 0.03 * after + 0.05, 6),
-            "val_accuracy": round(val_accuracy, 6),
-            "learning_rate": config["lr_schedule"][epoch - 1],
-            "seconds": 10.0 + seed,
-        })
+        rows.append(
+            {
+                "epoch": epoch,
+                "loss": round(2.0 * (1.0 - accuracy) + 0.02, 6),
+                "accuracy": round(accuracy, 6),
+                "val_loss": round(2.0 * (1.0 - target_val) + 0.6 * (1.0 - progress) + 0.03 * after + 0.05, 6),
+                "val_accuracy": round(val_accuracy, 6),
+                "learning_rate": config["lr_schedule"][epoch - 1],
+                "seconds": 10.0 + seed,
+            }
+        )
     return rows
 
 

@@ -18,7 +18,6 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-
 from fixtures import write_fixture_run
 
 GOLDEN_DIR = Path(__file__).resolve().parent / "golden"
@@ -41,28 +40,54 @@ def _write_study(root: Path, study: str, specs: list[dict]) -> None:
             write_fixture_run(root / relative, ARM_MODELS[arm], seed=seed, **spec)
         metrics = json.loads((root / relative / "metrics.json").read_text())
         train_images = round(4500 * fraction)
-        rows.append({
-            "arm": arm, "fraction": fraction, "seed": seed, "run": relative,
-            **{key: metrics[key] for key in ("test_accuracy", "test_loss", "val_accuracy", "train_accuracy",
-                                             "epochs_run", "best_epoch", "train_seconds", "wall_seconds",
-                                             "train_images_per_second", "parameters")},
-            "train_images": train_images, "forward_flops_per_image": 1.6e8,
-            "training_flops": FLOPS_PER_IMAGE_EPOCH[ARM_MODELS[arm]] * train_images * metrics["epochs_run"],
-            "device": {"kind": "cpu", "name": "fixture CPU", "count": 2}, "synthetic": True,
-        })
+        rows.append(
+            {
+                "arm": arm,
+                "fraction": fraction,
+                "seed": seed,
+                "run": relative,
+                **{
+                    key: metrics[key]
+                    for key in (
+                        "test_accuracy",
+                        "test_loss",
+                        "val_accuracy",
+                        "train_accuracy",
+                        "epochs_run",
+                        "best_epoch",
+                        "train_seconds",
+                        "wall_seconds",
+                        "train_images_per_second",
+                        "parameters",
+                    )
+                },
+                "train_images": train_images,
+                "forward_flops_per_image": 1.6e8,
+                "training_flops": FLOPS_PER_IMAGE_EPOCH[ARM_MODELS[arm]] * train_images * metrics["epochs_run"],
+                "device": {"kind": "cpu", "name": "fixture CPU", "count": 2},
+                "synthetic": True,
+            }
+        )
     (root / study).mkdir(parents=True, exist_ok=True)
-    (root / study / "summary.json").write_text(json.dumps(
-        {"schema_version": 1, "study": study, "profile": "smoke", "synthetic": True, "runs": rows}, indent=2))
+    (root / study / "summary.json").write_text(
+        json.dumps({"schema_version": 1, "study": study, "profile": "smoke", "synthetic": True, "runs": rows}, indent=2)
+    )
 
 
 def write_golden_results(root: Path) -> Path:
     """Main runs (two seeds per model) and two studies; returns the main results folder."""
     main = root / "smoke"
     for seed in (0, 1):
-        write_fixture_run(main / "resnet50" / f"seed-{seed}", "resnet50", seed=seed, gallery=True,
-                          correct=_mask(176 + seed * 4, shift=seed))
-        write_fixture_run(main / "cnn" / f"seed-{seed}", "cnn", seed=seed, gallery=True,
-                          correct=_mask(138 + seed * 6, shift=3 * seed))
+        write_fixture_run(
+            main / "resnet50" / f"seed-{seed}",
+            "resnet50",
+            seed=seed,
+            gallery=True,
+            correct=_mask(176 + seed * 4, shift=seed),
+        )
+        write_fixture_run(
+            main / "cnn" / f"seed-{seed}", "cnn", seed=seed, gallery=True, correct=_mask(138 + seed * 6, shift=3 * seed)
+        )
     studies = root / "studies-smoke"
     arms = []
     for seed in (0, 1):
@@ -78,8 +103,11 @@ def write_golden_results(root: Path) -> Path:
         for seed in (0, 1):
             for arm, right in (("resnet50", 178), ("resnet50-frozen", 160), ("cnn", 140)):
                 spec = next(spec for spec in arms if spec["arm"] == arm and spec["seed"] == seed)
-                efficiency.append({**spec, "fraction": fraction,
-                                   "correct": _mask(round((right + seed) * scale))} if fraction != 1 else spec)
+                efficiency.append(
+                    {**spec, "fraction": fraction, "correct": _mask(round((right + seed) * scale))}
+                    if fraction != 1
+                    else spec
+                )
     _write_study(studies, "data-efficiency", efficiency)
     return main
 

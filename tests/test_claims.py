@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fixtures import write_fixture_run
 
 from cifarcmp.analysis import claims, measures
 from cifarcmp.analysis.claims import INCONCLUSIVE, NOT_SUPPORTED, NOT_TESTED, SUPPORTED
@@ -20,7 +21,6 @@ from cifarcmp.errors import UserError
 from cifarcmp.report.figures import data_efficiency_curve, gradcam_grid
 from cifarcmp.report.render import render
 from cifarcmp.report.site import load_studies_site
-from fixtures import write_fixture_run
 
 ARM_MODELS = {"resnet50": "resnet50", "resnet50-frozen": "resnet50", "resnet50-random": "resnet50", "cnn": "cnn"}
 # Counted training FLOPs per training image and epoch, about as compute.py counts them at 32 px.
@@ -44,25 +44,56 @@ def _write_study(root: Path, study: str, specs: list[dict]) -> None:
             write_fixture_run(root / relative, ARM_MODELS[arm], seed=seed, **spec)
         metrics = json.loads((root / relative / "metrics.json").read_text())
         train_images = round(4500 * fraction)
-        rows.append({
-            "arm": arm, "fraction": fraction, "seed": seed, "run": relative,
-            **{key: metrics[key] for key in ("test_accuracy", "test_loss", "val_accuracy", "train_accuracy",
-                                             "epochs_run", "best_epoch", "train_seconds", "wall_seconds",
-                                             "train_images_per_second", "parameters")},
-            "train_images": train_images, "forward_flops_per_image": 1.6e8,
-            "training_flops": flops or FLOPS_PER_IMAGE_EPOCH[ARM_MODELS[arm]] * train_images * metrics["epochs_run"],
-            "device": {"kind": "cpu", "name": "fixture CPU", "count": 2}, "synthetic": True,
-        })
+        rows.append(
+            {
+                "arm": arm,
+                "fraction": fraction,
+                "seed": seed,
+                "run": relative,
+                **{
+                    key: metrics[key]
+                    for key in (
+                        "test_accuracy",
+                        "test_loss",
+                        "val_accuracy",
+                        "train_accuracy",
+                        "epochs_run",
+                        "best_epoch",
+                        "train_seconds",
+                        "wall_seconds",
+                        "train_images_per_second",
+                        "parameters",
+                    )
+                },
+                "train_images": train_images,
+                "forward_flops_per_image": 1.6e8,
+                "training_flops": flops
+                or FLOPS_PER_IMAGE_EPOCH[ARM_MODELS[arm]] * train_images * metrics["epochs_run"],
+                "device": {"kind": "cpu", "name": "fixture CPU", "count": 2},
+                "synthetic": True,
+            }
+        )
     if study == "gradcam":
-        rows = [{"arm": row["arm"], "seed": row["seed"], "run": row["run"], "synthetic": True,
-                 "has_gradcam": (root / row["run"] / "gradcam.npz").is_file()} for row in rows]
+        rows = [
+            {
+                "arm": row["arm"],
+                "seed": row["seed"],
+                "run": row["run"],
+                "synthetic": True,
+                "has_gradcam": (root / row["run"] / "gradcam.npz").is_file(),
+            }
+            for row in rows
+        ]
     (root / study).mkdir(parents=True, exist_ok=True)
-    (root / study / "summary.json").write_text(json.dumps(
-        {"schema_version": 1, "study": study, "profile": "smoke", "synthetic": True, "runs": rows}, indent=2))
+    (root / study / "summary.json").write_text(
+        json.dumps({"schema_version": 1, "study": study, "profile": "smoke", "synthetic": True, "runs": rows}, indent=2)
+    )
 
 
 def _arms(root: Path, resnet: dict, cnn: dict, **others: dict) -> Path:
-    specs = [{"arm": "resnet50", **resnet}, {"arm": "cnn", **cnn}] + [{"arm": arm, **spec} for arm, spec in others.items()]
+    specs = [{"arm": "resnet50", **resnet}, {"arm": "cnn", **cnn}] + [
+        {"arm": arm, **spec} for arm, spec in others.items()
+    ]
     _write_study(root, "arms", specs)
     return root
 
@@ -86,8 +117,9 @@ def test_transfer_learning_wins_every_claim_when_the_numbers_say_so(tmp_path):
 
 
 def test_verdicts_flip_when_the_cnn_converges_faster_and_is_more_accurate(tmp_path):
-    root = _arms(tmp_path, dict(epochs=6, best_epoch=6, correct=_mask(120)),
-                 dict(epochs=6, best_epoch=1, correct=_mask(180)))
+    root = _arms(
+        tmp_path, dict(epochs=6, best_epoch=6, correct=_mask(120)), dict(epochs=6, best_epoch=1, correct=_mask(180))
+    )
     verdicts = _verdicts(root)
     assert verdicts["convergence"] == NOT_SUPPORTED
     assert verdicts["generalisation"] == NOT_SUPPORTED
@@ -107,8 +139,12 @@ def test_compute_verdict_follows_the_counted_flops(tmp_path):
 
 
 def test_measurements_on_a_history():
-    history = [{"epoch": 1, "val_accuracy": 0.5, "seconds": 10.0}, {"epoch": 2, "val_accuracy": 0.76, "seconds": 11.0},
-               {"epoch": 3, "val_accuracy": 0.8, "seconds": 12.0}, {"epoch": 4, "val_accuracy": 0.79, "seconds": 9.0}]
+    history = [
+        {"epoch": 1, "val_accuracy": 0.5, "seconds": 10.0},
+        {"epoch": 2, "val_accuracy": 0.76, "seconds": 11.0},
+        {"epoch": 3, "val_accuracy": 0.8, "seconds": 12.0},
+        {"epoch": 4, "val_accuracy": 0.79, "seconds": 9.0},
+    ]
     assert measures.converged_epoch(history) == 3  # the best (0.8); epoch 2's 0.76 is 4 pp short of it
     assert measures.seconds_to_epoch(history, 2) == 21.0
     assert claims.flops_to_reach(history, 4e12, 0.78) == (3, 3e12)
@@ -119,13 +155,17 @@ def test_measurements_on_a_history():
 
 
 def test_data_scarcity_uses_the_smallest_fraction_and_the_better_resnet_on_validation(tmp_path):
-    _write_study(tmp_path, "data-efficiency", [
-        {"arm": "resnet50", "fraction": 0.01, "correct": _mask(60)},
-        {"arm": "resnet50-frozen", "fraction": 0.01, "correct": _mask(170)},
-        {"arm": "cnn", "fraction": 0.01, "correct": _mask(60)},
-        {"arm": "resnet50", "fraction": 1.0, "correct": _mask(180)},
-        {"arm": "cnn", "fraction": 1.0, "correct": _mask(120)},
-    ])
+    _write_study(
+        tmp_path,
+        "data-efficiency",
+        [
+            {"arm": "resnet50", "fraction": 0.01, "correct": _mask(60)},
+            {"arm": "resnet50-frozen", "fraction": 0.01, "correct": _mask(170)},
+            {"arm": "cnn", "fraction": 0.01, "correct": _mask(60)},
+            {"arm": "resnet50", "fraction": 1.0, "correct": _mask(180)},
+            {"arm": "cnn", "fraction": 1.0, "correct": _mask(120)},
+        ],
+    )
     found = claims.build_claims(load_studies(tmp_path), synthetic=True)
     scarce = next(claim for claim in found["claims"] if claim.key == "scarce-data")
     assert scarce.verdict == SUPPORTED
@@ -148,14 +188,29 @@ def test_no_studies_means_every_claim_is_not_tested(tmp_path):
     assert set(_verdicts(None).values()) == {NOT_TESTED}
 
 
-@pytest.mark.parametrize("damage, fragment", [
-    (lambda root: (root / "arms" / "summary.json").write_text("{not json"), "unreadable"),
-    (lambda root: _edit(root, lambda summary: summary["runs"][0].pop("test_accuracy")), "lacks test_accuracy"),
-    (lambda root: _edit(root, lambda summary: summary.update(study="gradcam")), "not the summary of the arms study"),
-    (lambda root: _edit(root, lambda summary: summary["runs"][0].update(run="arms/cnn/seed-9")), "missing or unfinished"),
-    (lambda root: _edit(root, lambda summary: summary["runs"][0].update(run="../elsewhere")), "inside the studies folder"),
-    (lambda root: (root / "arms/cnn/seed-0/manifest.json").write_text('{"status": "running"}'), "missing or unfinished"),
-])
+@pytest.mark.parametrize(
+    "damage, fragment",
+    [
+        (lambda root: (root / "arms" / "summary.json").write_text("{not json"), "unreadable"),
+        (lambda root: _edit(root, lambda summary: summary["runs"][0].pop("test_accuracy")), "lacks test_accuracy"),
+        (
+            lambda root: _edit(root, lambda summary: summary.update(study="gradcam")),
+            "not the summary of the arms study",
+        ),
+        (
+            lambda root: _edit(root, lambda summary: summary["runs"][0].update(run="arms/cnn/seed-9")),
+            "missing or unfinished",
+        ),
+        (
+            lambda root: _edit(root, lambda summary: summary["runs"][0].update(run="../elsewhere")),
+            "inside the studies folder",
+        ),
+        (
+            lambda root: (root / "arms/cnn/seed-0/manifest.json").write_text('{"status": "running"}'),
+            "missing or unfinished",
+        ),
+    ],
+)
 def test_bad_summaries_stop_with_one_line_naming_the_file(tmp_path, damage, fragment):
     root = _arms(tmp_path, RESNET_FAST, CNN_SLOW)
     damage(root)
@@ -174,13 +229,23 @@ def _edit(root: Path, change) -> None:
 
 
 def test_data_efficiency_curve_has_one_line_per_arm_and_a_log_axis():
-    series = {arm: {"fraction": np.array([0.01, 0.1, 1.0]), "mean": np.array([0.2, 0.4, 0.7]),
-                    "std": np.array([np.nan, 0.02, 0.01]), "n": np.array([1, 3, 3])}
-              for arm in ("resnet50", "resnet50-frozen", "cnn")}
+    series = {
+        arm: {
+            "fraction": np.array([0.01, 0.1, 1.0]),
+            "mean": np.array([0.2, 0.4, 0.7]),
+            "std": np.array([np.nan, 0.02, 0.01]),
+            "n": np.array([1, 3, 3]),
+        }
+        for arm in ("resnet50", "resnet50-frozen", "cnn")
+    }
     figure = data_efficiency_curve(series)
     (axis,) = figure.axes
     assert axis.get_xscale() == "log"
-    assert axis.get_legend_handles_labels()[1] == ["ResNet50 (fine-tuned)", "ResNet50 (frozen features)", "CNN (scratch)"]
+    assert axis.get_legend_handles_labels()[1] == [
+        "ResNet50 (fine-tuned)",
+        "ResNet50 (frozen features)",
+        "CNN (scratch)",
+    ]
     assert len(axis.containers) == 3  # one set of error bars per arm, only where n > 1
 
 
@@ -214,17 +279,30 @@ def test_render_without_studies_says_how_to_run_them(tmp_path):
 
 def test_render_with_studies_writes_verdicts_tables_and_downloads(tmp_path):
     root = _arms(tmp_path / "studies-main", dict(RESNET_FAST, gallery=True), CNN_SLOW)
-    _write_study(root, "data-efficiency", [{"arm": "resnet50", "fraction": 0.1, **RESNET_FAST},
-                                           {"arm": "cnn", "fraction": 0.1, **CNN_SLOW},
-                                           {"arm": "resnet50", **RESNET_FAST}, {"arm": "cnn", **CNN_SLOW}])
+    _write_study(
+        root,
+        "data-efficiency",
+        [
+            {"arm": "resnet50", "fraction": 0.1, **RESNET_FAST},
+            {"arm": "cnn", "fraction": 0.1, **CNN_SLOW},
+            {"arm": "resnet50", **RESNET_FAST},
+            {"arm": "cnn", **CNN_SLOW},
+        ],
+    )
     out = tmp_path / "generated"
     render(_main_runs(tmp_path), out)
     claims_page, studies_page = (out / "claims.md").read_text(), (out / "studies.md").read_text()
     assert "Synthetic data — not CIFAR-10 results" in claims_page and "Provenance" in claims_page
     assert "**Verdict: supported.**" in claims_page and "No studies were run" not in claims_page
     assert "(synthetic data — not CIFAR-10 results)" in studies_page
-    for name in ("claims", "claims-convergence", "claims-generalisation", "claims-compute", "studies-arms",
-                 "studies-data-efficiency"):
+    for name in (
+        "claims",
+        "claims-convergence",
+        "claims-generalisation",
+        "claims-compute",
+        "studies-arms",
+        "studies-data-efficiency",
+    ):
         assert (out / "tables" / f"{name}.csv").is_file(), name
     assert "tables/studies-arms.csv" in studies_page
     site = load_studies_site(out)
@@ -238,9 +316,14 @@ def test_gradcam_panels_pair_the_same_test_images_across_arms(tmp_path):
     root = _arms(tmp_path, RESNET_FAST, CNN_SLOW)
     for arm, size, shift in (("resnet50", 7, 0), ("cnn", 13, 5)):
         indices = np.arange(20) + shift  # the CNN's maps cover other images, as with other test subsets
-        np.savez(root / "arms" / arm / "seed-0" / "gradcam.npz", images=np.zeros((20, 32, 32, 3), np.uint8),
-                 heatmaps=np.full((20, size, size), 0.5, np.float32), labels=indices % 10,
-                 predicted=np.zeros(20, np.int64), indices=indices)
+        np.savez(
+            root / "arms" / arm / "seed-0" / "gradcam.npz",
+            images=np.zeros((20, 32, 32, 3), np.uint8),
+            heatmaps=np.full((20, size, size), 0.5, np.float32),
+            labels=indices % 10,
+            predicted=np.zeros(20, np.int64),
+            indices=indices,
+        )
     _write_study(root, "gradcam", [{"arm": "resnet50", **RESNET_FAST}, {"arm": "cnn", **CNN_SLOW}])
     panels = gradcam_panels(load_studies(root), per_class=1)
     assert panels["arms"] == ["resnet50", "cnn"] and len(panels["images"]) == 10

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from cifarcmp.data import archive as cifar_archive, synthetic
 from conftest import assert_one_line_error, run_cli
 from test_data import crafted_archive
+
+from cifarcmp.data import archive as cifar_archive
+from cifarcmp.data import synthetic
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,9 @@ import threading
 import numpy as np
 import pytest
 
-from cifarcmp.data import archive as cifar_archive, source as data, splits, synthetic
+from cifarcmp.data import archive as cifar_archive
+from cifarcmp.data import source as data
+from cifarcmp.data import splits, synthetic
 from cifarcmp.errors import UserError
 
 

@@ -20,6 +20,7 @@ def evaluate_run(path):
     results.write_evaluation(run, result)
     return result
 
+
 CLASS_NAMES = [f"synthetic-{index}" for index in range(10)]
 
 
@@ -52,8 +53,17 @@ def write_run(path, labels, predicted, *, model="cnn", seed=0, indices=None, pro
     results.write_json(path / "summary.json", {"layers": [], "parameters": {"total": 0}})
     results.write_history(
         path / "history.csv",
-        [{"epoch": 1, "loss": 1.0, "accuracy": 0.5, "val_loss": 1.1, "val_accuracy": 0.45,
-          "learning_rate": 0.01, "seconds": 1.0}],
+        [
+            {
+                "epoch": 1,
+                "loss": 1.0,
+                "accuracy": 0.5,
+                "val_loss": 1.1,
+                "val_accuracy": 0.45,
+                "learning_rate": 0.01,
+                "seconds": 1.0,
+            }
+        ],
     )
     results.write_json(path / "metrics.json", metrics)
     np.savez(path / "predictions.npz", **predictions)
@@ -82,9 +92,7 @@ def test_evaluate_run_writes_evaluation_and_confusion(tmp_path):
     assert result["accuracy"]["value"] == pytest.approx(31 / 40)
     interval = result["accuracy"]["interval"]
     assert (interval["lower"], interval["upper"]) == pytest.approx(stats.binomial_interval(31, 40))
-    assert result["negative_log_likelihood"] == pytest.approx(
-        -(31 * np.log(0.8) + 9 * np.log(0.2 / 9)) / 40, rel=1e-6
-    )
+    assert result["negative_log_likelihood"] == pytest.approx(-(31 * np.log(0.8) + 9 * np.log(0.2 / 9)) / 40, rel=1e-6)
     # Every image at confidence 0.8, in one bin, with accuracy 31/40.
     assert result["expected_calibration_error"]["value"] == pytest.approx(abs(31 / 40 - 0.8), rel=1e-6)
     assert sum(row["count"] for row in result["reliability"]) == 40

@@ -14,11 +14,17 @@ from golden import GOLDEN_DIR, render_golden
 
 def test_rendering_matches_the_golden_copy(tmp_path):
     rendered = render_golden(tmp_path)
-    golden = {path.relative_to(GOLDEN_DIR).as_posix(): path.read_text(encoding="utf-8")
-              for path in sorted(GOLDEN_DIR.rglob("*")) if path.is_file()}
+    golden = {
+        path.relative_to(GOLDEN_DIR).as_posix(): path.read_text(encoding="utf-8")
+        for path in sorted(GOLDEN_DIR.rglob("*"))
+        if path.is_file()
+    }
     assert sorted(rendered) == sorted(golden)
     for name, text in golden.items():
         if rendered[name] != text:
-            diff = "".join(difflib.unified_diff(text.splitlines(True), rendered[name].splitlines(True),
-                                                f"golden/{name}", f"rendered/{name}", n=1))
+            diff = "".join(
+                difflib.unified_diff(
+                    text.splitlines(True), rendered[name].splitlines(True), f"golden/{name}", f"rendered/{name}", n=1
+                )
+            )
             raise AssertionError(f"{name} differs from the golden copy:\n{diff[:4000]}")

@@ -6,20 +6,24 @@ import numpy as np
 import pytest
 
 from cifarcmp import config
-from cifarcmp.train import models
 from cifarcmp.errors import UserError
+from cifarcmp.train import models
 
 
 def test_resnet50_parameter_counts_are_the_seeds():
     model = models.build(config.resolve("resnet50", "paper", weights="none"))
     summary = models.summary(model)
     assert (summary["total_params"], summary["trainable_params"], summary["non_trainable_params"]) == (
-        26_215_818, 26_162_698, 53_120,
+        26_215_818,
+        26_162_698,
+        53_120,
     )
     assert model.input_shape == (None, 32, 32, 3)
     layer_names = [layer["name"] for layer in summary["layers"]]
     assert layer_names[-1] == "classification"
-    assert next(row for row in summary["layers"] if row["name"] == "upsampling")["output_shape"] == "(None, 224, 224, 3)"
+    assert (
+        next(row for row in summary["layers"] if row["name"] == "upsampling")["output_shape"] == "(None, 224, 224, 3)"
+    )
     assert sum(row["params"] for row in summary["layers"]) == 26_215_818
 
 

@@ -7,18 +7,24 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fixtures import write_fixture_run, write_fixture_seeds
 
 from cifarcmp.analysis import stats
+from cifarcmp.analysis.formatting import Table, format_percent, format_stat
 from cifarcmp.errors import UserError
 from cifarcmp.report.render import render
-from cifarcmp.analysis.formatting import Table, format_percent, format_stat
 from cifarcmp.report.tables import describe_rates, to_latex, to_markdown
-from fixtures import write_fixture_run, write_fixture_seeds
 
 PAGES = ("data.md", "method.md", "architectures.md", "comparison.md", "discussion.md", "cite.md")
 # The evidence page's sections, shown on docs/evidence.md; each also gets an .html twin.
-EVIDENCE = ("evidence-accuracy", "evidence-paired", "evidence-per-class", "evidence-confusion",
-            "evidence-calibration", "evidence-mistakes")
+EVIDENCE = (
+    "evidence-accuracy",
+    "evidence-paired",
+    "evidence-per-class",
+    "evidence-confusion",
+    "evidence-calibration",
+    "evidence-mistakes",
+)
 
 
 def _results(root: Path, resnet50: float = 0.90, cnn: float = 0.70, **options) -> Path:
@@ -37,8 +43,13 @@ def test_render_writes_pages_snippets_tables_and_run_file(tmp_path):
     out = _render(tmp_path)
     for page in PAGES:
         assert (out / page).is_file(), page
-    for snippet in ("banner.md", "banner.html", "headline.md", *(f"{name}.md" for name in EVIDENCE),
-                    *(f"{name}.html" for name in EVIDENCE)):
+    for snippet in (
+        "banner.md",
+        "banner.html",
+        "headline.md",
+        *(f"{name}.md" for name in EVIDENCE),
+        *(f"{name}.html" for name in EVIDENCE),
+    ):
         assert (out / "snippets" / snippet).is_file(), snippet
     assert (out / "figures" / "samples.png").stat().st_size > 1000
     for suffix in (".csv", ".tex", ".md.txt"):
@@ -62,8 +73,11 @@ def test_comparison_sets_accuracy_against_counted_compute(tmp_path):
     metrics = json.loads(metrics_file.read_text())
     cnn_flops = metrics["compute"]["training_flops"]
     render(results, tmp_path / "generated")
-    row = next(line for line in (tmp_path / "generated" / "comparison.md").read_text().splitlines()
-               if line.startswith("| Test accuracy per training PFLOP |"))
+    row = next(
+        line
+        for line in (tmp_path / "generated" / "comparison.md").read_text().splitlines()
+        if line.startswith("| Test accuracy per training PFLOP |")
+    )
     cells = [cell.strip() for cell in row.strip("|").split("|")]
     assert cells[3] == f"{70.0 / (cnn_flops / 1e15):,.1f} % per PFLOP"
     # A run from before FLOPs were counted says so instead of leaving a blank.
@@ -152,8 +166,11 @@ def test_three_seeds_show_spread_n_min_and_max_in_every_table(tmp_path):
 
 def test_one_seed_says_single_run_and_invents_no_spread(tmp_path):
     out = _render(tmp_path)
-    for text in ((out / "comparison.md").read_text(), (out / "snippets" / "evidence-accuracy.md").read_text(),
-                 (out / "snippets" / "evidence-calibration.md").read_text()):
+    for text in (
+        (out / "comparison.md").read_text(),
+        (out / "snippets" / "evidence-accuracy.md").read_text(),
+        (out / "snippets" / "evidence-calibration.md").read_text(),
+    ):
         assert "single run" in text and "±" not in text.split("Table:")[1]
     assert format_stat([0.5]) == "0.50" and format_stat([4.0, 6.0], 1) == "5.0 ± 1.4 (n = 2; min 4, max 6)"
 
@@ -221,9 +238,11 @@ def test_evidence_sections_hold_intervals_per_class_calibration_and_confusion(tm
     assert counts[0].startswith("True \\ predicted,airplane,automobile")
     assert sum(int(cell) for line in counts[1:] for cell in line.split(",")[1:]) == 200
     html = (out / "snippets" / "evidence-accuracy.html").read_text()
-    assert '<table>' in html and 'id="table-evidence-accuracy"' in html
-    assert 'href="generated/tables/evidence-accuracy.csv" download' in html or \
-        'download href="generated/tables/evidence-accuracy.csv"' in html
+    assert "<table>" in html and 'id="table-evidence-accuracy"' in html
+    assert (
+        'href="generated/tables/evidence-accuracy.csv" download' in html
+        or 'download href="generated/tables/evidence-accuracy.csv"' in html
+    )
 
 
 def test_the_gallery_is_used_when_recorded_and_named_missing_otherwise(tmp_path):
@@ -271,16 +290,19 @@ def test_bad_results_directories_stop_with_one_line(tmp_path):
     assert "no finished runs" in _one_line_error(tmp_path / "only-unfinished", tmp_path / "out")
 
 
-@pytest.mark.parametrize(("damage", "file_named", "problem"), [
-    (lambda run: (run / "metrics.json").write_text("{not json"), "metrics.json", "not valid JSON"),
-    (lambda run: (run / "history.csv").unlink(), "history.csv", "missing"),
-    (lambda run: (run / "predictions.npz").write_bytes(b"garbage"), "predictions.npz", "unreadable"),
-    (lambda run: _edit(run / "manifest.json", status="running"), "manifest.json", "not 'complete'"),
-    (lambda run: _edit(run / "metrics.json", test_accuracy=None), "metrics.json", "test_accuracy"),
-    (lambda run: _edit(run / "metrics.json", test_accuracy=91.0), "metrics.json", "fraction"),
-    (lambda run: _edit(run / "metrics.json", epochs_run=99), "history.csv", "epochs_run"),
-    (lambda run: _edit(run / "summary.json", layers=None), "summary.json", "layers"),
-])
+@pytest.mark.parametrize(
+    ("damage", "file_named", "problem"),
+    [
+        (lambda run: (run / "metrics.json").write_text("{not json"), "metrics.json", "not valid JSON"),
+        (lambda run: (run / "history.csv").unlink(), "history.csv", "missing"),
+        (lambda run: (run / "predictions.npz").write_bytes(b"garbage"), "predictions.npz", "unreadable"),
+        (lambda run: _edit(run / "manifest.json", status="running"), "manifest.json", "not 'complete'"),
+        (lambda run: _edit(run / "metrics.json", test_accuracy=None), "metrics.json", "test_accuracy"),
+        (lambda run: _edit(run / "metrics.json", test_accuracy=91.0), "metrics.json", "fraction"),
+        (lambda run: _edit(run / "metrics.json", epochs_run=99), "history.csv", "epochs_run"),
+        (lambda run: _edit(run / "summary.json", layers=None), "summary.json", "layers"),
+    ],
+)
 def test_a_damaged_run_names_its_file_and_keeps_the_old_pages(tmp_path, damage, file_named, problem):
     root = _results(tmp_path / "results")
     out = tmp_path / "generated"
@@ -304,8 +326,13 @@ def _edit(path: Path, **changes) -> None:
 
 
 def test_table_writers():
-    table = Table("demo", "A caption with 50% & more.", ["Name", "Value"], [["a_b", "1.00 ± 0.10 %"], ["c|d", "2"]],
-                  synthetic=True)
+    table = Table(
+        "demo",
+        "A caption with 50% & more.",
+        ["Name", "Value"],
+        [["a_b", "1.00 ± 0.10 %"], ["c|d", "2"]],
+        synthetic=True,
+    )
     latex = to_latex(table)
     assert r"\toprule" in latex and r"\bottomrule" in latex
     assert r"a\_b & 1.00 $\pm$ 0.10 \% \\" in latex

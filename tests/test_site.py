@@ -16,21 +16,21 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.parse
 import urllib.error
+import urllib.parse
 import urllib.request
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
 import pytest
+from fixtures import write_fixture_run
+from test_claims import CNN_SLOW, RESNET_FAST, _arms, _write_study
 
 from cifarcmp.analysis import stats
 from cifarcmp.paths import PROJECT_ROOT
 from cifarcmp.report.render import render
 from cifarcmp.results import find_runs
-from fixtures import write_fixture_run
-from test_claims import CNN_SLOW, RESNET_FAST, _arms, _write_study
 
 pytestmark = pytest.mark.slow
 
@@ -53,7 +53,10 @@ def build_site(results: Path, root: Path) -> dict:
     # pages find docs/generated/ from there.
     build = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(root / "site")],
-        cwd=root, capture_output=True, text=True, env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
     )
     seconds = time.monotonic() - started
     assert build.returncode == 0, build.stderr[-4000:]
@@ -75,21 +78,38 @@ def built(tmp_path_factory) -> dict:
         # study-figures pages are built from data too.
         studies = root / "studies-results"
         _arms(studies, RESNET_FAST, CNN_SLOW)
-        _write_study(studies, "data-efficiency", [
-            {"arm": "resnet50", "fraction": 0.1, **RESNET_FAST}, {"arm": "cnn", "fraction": 0.1, **CNN_SLOW},
-            {"arm": "resnet50", **RESNET_FAST}, {"arm": "cnn", **CNN_SLOW},
-        ])
+        _write_study(
+            studies,
+            "data-efficiency",
+            [
+                {"arm": "resnet50", "fraction": 0.1, **RESNET_FAST},
+                {"arm": "cnn", "fraction": 0.1, **CNN_SLOW},
+                {"arm": "resnet50", **RESNET_FAST},
+                {"arm": "cnn", **CNN_SLOW},
+            ],
+        )
     return build_site(results, root)
 
 
 def test_build_writes_every_page_without_outside_references(built):
     site = built["site"]
     pages = sorted(path.relative_to(site).as_posix() for path in site.rglob("*.html"))
-    for expected in ("index.html", "background.html", "training-curves.html", "evidence.html",
-                     "limitations.html", "generated/data.html", "generated/method.html",
-                     "generated/architectures.html", "generated/comparison.html",
-                     "generated/discussion.html", "generated/cite.html", "generated/claims.html",
-                     "generated/studies.html", "studies-figures.html"):
+    for expected in (
+        "index.html",
+        "background.html",
+        "notebooks/training-curves.html",
+        "notebooks/evidence.html",
+        "limitations.html",
+        "generated/data.html",
+        "generated/method.html",
+        "generated/architectures.html",
+        "generated/comparison.html",
+        "generated/discussion.html",
+        "generated/cite.html",
+        "generated/claims.html",
+        "generated/studies.html",
+        "notebooks/study-figures.html",
+    ):
         assert expected in pages
     for page in pages:
         html = (site / page).read_text(encoding="utf-8")
@@ -133,10 +153,18 @@ def browser(tmp_path_factory):
 
     options = Options()
     options.binary_location = str(CHROMIUM)
-    for argument in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                     "--window-size=1280,1000",
-                     f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
+    for argument in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1280,1000",
+        f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
+    ):
         options.add_argument(argument)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
@@ -157,10 +185,14 @@ def _screenshot(driver, name: str) -> None:
     """The whole page, however long, through the DevTools protocol (a window is capped in height)."""
     SCREENSHOTS.mkdir(exist_ok=True)
     size = driver.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
-    shot = driver.execute_cdp_cmd("Page.captureScreenshot", {
-        "format": "png", "captureBeyondViewport": True,
-        "clip": {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1},
-    })
+    shot = driver.execute_cdp_cmd(
+        "Page.captureScreenshot",
+        {
+            "format": "png",
+            "captureBeyondViewport": True,
+            "clip": {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1},
+        },
+    )
     (SCREENSHOTS / name).write_bytes(base64.b64decode(shot["data"]))
 
 
@@ -173,9 +205,15 @@ def test_every_page_reads_right_in_a_browser(built, server, browser):
     for page in pages:
         _open(browser, server + page)
         images = browser.execute_script(
-            "return Array.from(document.images).map(i => [i.currentSrc.slice(0, 80), i.naturalWidth])")
+            "return Array.from(document.images).map(i => [i.currentSrc.slice(0, 80), i.naturalWidth])"
+        )
         assert all(width > 0 for _, width in images), (page, images)
-        if page in ("generated/data.html", "training-curves.html", "evidence.html", "studies-figures.html"):
+        if page in (
+            "generated/data.html",
+            "notebooks/training-curves.html",
+            "notebooks/evidence.html",
+            "notebooks/study-figures.html",
+        ):
             assert images, f"{page}: expected figures"
         text = browser.find_element("css selector", "article").text
         if synthetic:
@@ -184,7 +222,8 @@ def test_every_page_reads_right_in_a_browser(built, server, browser):
         tables = browser.execute_script("return document.querySelectorAll('article table').length")
         captions = browser.execute_script(
             "return Array.from(document.querySelectorAll('article p strong'))"
-            ".filter(s => s.textContent.startsWith('Table:')).map(s => s.textContent)")
+            ".filter(s => s.textContent.startsWith('Table:')).map(s => s.textContent)"
+        )
         assert len(captions) == tables, f"{page}: {tables} tables but {len(captions)} captions"
         assert all((SYNTHETIC_NOTE in caption) == synthetic for caption in captions), (page, captions)
         errors = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
@@ -192,7 +231,8 @@ def test_every_page_reads_right_in_a_browser(built, server, browser):
         links.update(browser.execute_script("return Array.from(document.links).map(a => a.href)"))
         weights[page] = browser.execute_script(
             "return performance.getEntriesByType('navigation').concat(performance.getEntriesByType('resource'))"
-            ".reduce((total, entry) => total + (entry.decodedBodySize || 0), 0)")
+            ".reduce((total, entry) => total + (entry.decodedBodySize || 0), 0)"
+        )
         for entry in browser.get_log("performance"):
             message = json.loads(entry["message"])["message"]
             if message["method"] == "Network.requestWillBeSent":
@@ -200,8 +240,12 @@ def test_every_page_reads_right_in_a_browser(built, server, browser):
 
     # chrome:// requests are the browser's own pages (the new-tab page before the first get),
     # served from inside the binary; anything that reaches a network has a network scheme.
-    outside = [url for url in requests if url.split(":", 1)[0] in ("http", "https", "ws", "wss", "ftp")
-               and urllib.parse.urlsplit(url).hostname not in ("127.0.0.1", "localhost")]
+    outside = [
+        url
+        for url in requests
+        if url.split(":", 1)[0] in ("http", "https", "ws", "wss", "ftp")
+        and urllib.parse.urlsplit(url).hostname not in ("127.0.0.1", "localhost")
+    ]
     assert not outside, f"requests left localhost: {sorted(set(outside))[:10]}"
 
     internal = {link.split("#")[0] for link in links if link.startswith(server)}
@@ -215,18 +259,27 @@ def test_every_page_reads_right_in_a_browser(built, server, browser):
     assert not broken, f"internal links that do not resolve: {broken}"
 
     SCREENSHOTS.mkdir(exist_ok=True)
-    (SCREENSHOTS / "page-weights.json").write_text(json.dumps(
-        {"build_seconds": round(built["build_seconds"], 2),
-         "decoded_bytes_per_page": weights,
-         "html_bytes_per_page": {page: (site / page).stat().st_size for page in pages}}, indent=2) + "\n")
+    (SCREENSHOTS / "page-weights.json").write_text(
+        json.dumps(
+            {
+                "build_seconds": round(built["build_seconds"], 2),
+                "decoded_bytes_per_page": weights,
+                "html_bytes_per_page": {page: (site / page).stat().st_size for page in pages},
+            },
+            indent=2,
+        )
+        + "\n"
+    )
 
 
 def test_comparison_table_holds_the_metrics(built, server, browser):
     _open(browser, server + "generated/comparison.html")
     table = browser.find_element("css selector", "article table")
     header = [cell.text for cell in table.find_elements("css selector", "thead th")]
-    rows = [[cell.text for cell in row.find_elements("css selector", "td")]
-            for row in table.find_elements("css selector", "tbody tr")]
+    rows = [
+        [cell.text for cell in row.find_elements("css selector", "td")]
+        for row in table.find_elements("css selector", "tbody tr")
+    ]
     by_label = {row[0]: row[1:] for row in rows}
     for model, label in (("resnet50", "ResNet50"), ("cnn", "CNN")):
         metrics = json.loads((built["runs"][model] / "metrics.json").read_text())
@@ -240,14 +293,17 @@ def test_comparison_table_holds_the_metrics(built, server, browser):
     assert "ResNet50: seed report (reference)" in header and "CNN: seed report (reference)" in header
     assert by_label["Test accuracy"][header.index("ResNet50: seed report (reference)") - 1] == "95.33 %"
     _screenshot(browser, "comparison.png")
-    for page, name in (("index.html", "home.png"), ("training-curves.html", "training-curves.png"),
-                       ("generated/data.html", "data.png")):
+    for page, name in (
+        ("index.html", "home.png"),
+        ("notebooks/training-curves.html", "training-curves.png"),
+        ("generated/data.html", "data.png"),
+    ):
         _open(browser, server + page)
         _screenshot(browser, name)
 
 
 def test_evidence_page_shows_intervals_tests_and_figures(built, server, browser):
-    _open(browser, server + "evidence.html")
+    _open(browser, server + "notebooks/evidence.html")
     images = browser.execute_script("return Array.from(document.images).map(i => i.naturalWidth)")
     # Two confusion figures and the reliability diagrams, plus a gallery for each run that has one.
     galleries = sum((run / "gallery.npz").is_file() for run in built["runs"].values())

@@ -32,9 +32,7 @@ def test_accuracy_rejects_mismatched_lengths_and_float_labels():
 
 def test_cross_entropy_by_hand_and_clipped_like_keras():
     probabilities = np.array([[0.5, 0.5], [0.25, 0.75]])
-    assert stats.cross_entropy(probabilities, [0, 1]) == pytest.approx(
-        -(math.log(0.5) + math.log(0.75)) / 2
-    )
+    assert stats.cross_entropy(probabilities, [0, 1]) == pytest.approx(-(math.log(0.5) + math.log(0.75)) / 2)
     # A zero probability on the true class costs -log(1e-7), not infinity.
     assert stats.cross_entropy(np.array([[1.0, 0.0]]), [1]) == pytest.approx(-math.log(1e-7))
 
@@ -53,9 +51,7 @@ def test_confusion_matrix_known_counts():
     predicted = [0, 0, 1, 1, 2, 2]
     expected = np.array([[2, 1, 0], [0, 1, 1], [0, 0, 1]])
     np.testing.assert_array_equal(stats.confusion_matrix(labels, predicted, 3), expected)
-    np.testing.assert_array_equal(
-        stats.normalise_rows(expected), [[2 / 3, 1 / 3, 0], [0, 0.5, 0.5], [0, 0, 1]]
-    )
+    np.testing.assert_array_equal(stats.normalise_rows(expected), [[2 / 3, 1 / 3, 0], [0, 0.5, 0.5], [0, 0, 1]])
 
 
 def test_confusion_matrix_matches_sklearn_and_rejects_out_of_range():
@@ -103,9 +99,7 @@ def test_binomial_interval_matches_scipy(total, confidence):
         lower, upper = stats.binomial_interval(correct, total, confidence)
         # The definition: beta quantiles (SciPy's are accurate to about 1e-15 relative).
         expected_lower = 0.0 if correct == 0 else scipy_stats.beta.ppf(tail, correct, total - correct + 1)
-        expected_upper = (
-            1.0 if correct == total else scipy_stats.beta.ppf(1 - tail, correct + 1, total - correct)
-        )
+        expected_upper = 1.0 if correct == total else scipy_stats.beta.ppf(1 - tail, correct + 1, total - correct)
         assert lower == pytest.approx(expected_lower, rel=1e-9, abs=1e-300)
         assert upper == pytest.approx(expected_upper, rel=1e-9)
         # binomtest's interval is the same one, found by root finding to an absolute 2e-12 or so.
@@ -119,9 +113,7 @@ def test_binomial_interval_edges_and_bad_arguments():
     # Closed forms: for k = 0 the upper limit is 1 - (alpha / 2)^(1 / n), for k = 1 the lower
     # limit is 1 - (1 - alpha / 2)^(1 / n).
     assert stats.binomial_interval(0, 10)[1] == pytest.approx(1 - 0.025 ** (1 / 10), rel=1e-12)
-    assert stats.binomial_interval(1, 10_000)[0] == pytest.approx(
-        -math.expm1(math.log1p(-0.025) / 10_000), rel=1e-9
-    )
+    assert stats.binomial_interval(1, 10_000)[0] == pytest.approx(-math.expm1(math.log1p(-0.025) / 10_000), rel=1e-9)
     for arguments in [(11, 10), (-1, 10), (0, 0), (5, 10, 1.0), (2.5, 10)]:
         with pytest.raises((ValueError, TypeError)):
             stats.binomial_interval(*arguments)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from cifarcmp.train import studies as study
-from cifarcmp.errors import UserError
 from conftest import assert_one_line_error, run_cli
+
+from cifarcmp.errors import UserError
+from cifarcmp.train import studies as study
 
 
 def test_unknown_study_and_bad_fractions_are_refused():
@@ -17,7 +17,9 @@ def test_unknown_study_and_bad_fractions_are_refused():
         run_cli("study", "--studies", "data-efficiency", "--fractions", "0.5,1.5", "--profile", "smoke"),
         "outside (0, 1]",
     )
-    assert_one_line_error(run_cli("study", "--studies", "data-efficiency", "--fractions", "0", "--profile", "smoke"), "outside")
+    assert_one_line_error(
+        run_cli("study", "--studies", "data-efficiency", "--fractions", "0", "--profile", "smoke"), "outside"
+    )
     with pytest.raises(UserError):
         study.parse_fractions("a,b")
 

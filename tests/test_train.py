@@ -10,10 +10,10 @@ import sys
 import time
 
 import pytest
+from conftest import PROJECT_ROOT, assert_one_line_error, run_cli
 
 from cifarcmp import results
 from cifarcmp.errors import UserError
-from conftest import PROJECT_ROOT, assert_one_line_error, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -89,7 +89,18 @@ def test_a_killed_run_looks_unfinished_and_the_rerun_resumes(tmp_path):
     run_dir = tmp_path / "cnn" / "seed-0"
     work = results.incomplete_path(run_dir)
     log = work / "checkpoints" / "history_log.csv"
-    command = [sys.executable, "-m", "cifarcmp.cli", "train", "--model", "cnn", "--profile", "smoke", "--out", str(run_dir)]
+    command = [
+        sys.executable,
+        "-m",
+        "cifarcmp.cli",
+        "train",
+        "--model",
+        "cnn",
+        "--profile",
+        "smoke",
+        "--out",
+        str(run_dir),
+    ]
     process = subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
     while _logged_epochs(log) < 2 and time.time() < deadline and process.poll() is None:

@@ -72,7 +72,7 @@ def accuracy_range(values: list[float], counts: list[int]) -> tuple[float, float
 
 
 def separated(range_a, range_b, higher_is_better: bool = True) -> str | None:
-    """"a" or "b" when that side's range lies wholly on the better side of the other, else None."""
+    """ "a" or "b" when that side's range lies wholly on the better side of the other, else None."""
     if range_a[0] <= range_b[1] and range_b[0] <= range_a[1]:
         return None  # the ranges overlap
     better = "a" if range_a[0] > range_b[1] else "b"
@@ -84,7 +84,7 @@ def validation_images(run) -> int:
 
 
 def verdict(favoured: list[str | None], every: bool = False) -> str:
-    """"a" favours ResNet50, "b" the CNN, None neither. Measurements of one claim support it when
+    """ "a" favours ResNet50, "b" the CNN, None neither. Measurements of one claim support it when
     some favour ResNet50 and none the CNN; seed by seed (`every`), only when all seeds do."""
     sides = set(favoured) if every else set(favoured) - {None}
     return {frozenset("a"): SUPPORTED, frozenset("b"): NOT_SUPPORTED}.get(frozenset(sides), INCONCLUSIVE)
@@ -94,11 +94,16 @@ def _mcnemar_words(test: dict | None, label_a: str, label_b: str) -> str:
     if test is None:
         return "the two runs share no test images, so no paired test is possible"
     level = format_fraction(SIGNIFICANCE_LEVEL)
-    outcome = (f"significant at {level}, in favour of {label_a if test['favoured'] == 'a' else label_b}"
-               if test["significant"] else f"not significant at {level}")
-    return (f"on the {format_count(test['images'])} test images both scored, {label_a} was right where {label_b} "
-            f"was wrong on {test['b']}, the reverse on {test['c']} "
-            f"(McNemar p = {format_p_value(test['p_value'])}, {outcome})")
+    outcome = (
+        f"significant at {level}, in favour of {label_a if test['favoured'] == 'a' else label_b}"
+        if test["significant"]
+        else f"not significant at {level}"
+    )
+    return (
+        f"on the {format_count(test['images'])} test images both scored, {label_a} was right where {label_b} "
+        f"was wrong on {test['b']}, the reverse on {test['c']} "
+        f"(McNemar p = {format_p_value(test['p_value'])}, {outcome})"
+    )
 
 
 def _side_words(side: str | None, label_a: str, label_b: str, neutral: str) -> str:
@@ -136,9 +141,12 @@ def _pairs(studies, study: str, arm_a: str, arm_b: str, fraction: float | None =
 
 
 def convergence_claim(studies, synthetic: bool) -> Claim:
-    claim = Claim("convergence", "Transfer learning converges faster",
-                  f"epochs (and wall time) each arm needed to come within {BAND} of its own best validation "
-                  f"accuracy, and validation accuracy after epoch 1; {label(TRANSFER)} against {label(SCRATCH)}.")
+    claim = Claim(
+        "convergence",
+        "Transfer learning converges faster",
+        f"epochs (and wall time) each arm needed to come within {BAND} of its own best validation "
+        f"accuracy, and validation accuracy after epoch 1; {label(TRANSFER)} against {label(SCRATCH)}.",
+    )
     if _missing(claim, studies, "arms", (TRANSFER, SCRATCH)):
         return claim
     measured, rows = {}, []
@@ -151,38 +159,75 @@ def convergence_claim(studies, synthetic: bool) -> Claim:
         counts = [validation_images(run) for run in runs]
         # An arm stuck at chance is "within 1 pp of its best" at once; that is no convergence.
         learned = accuracy_range(best, counts)[0] > CHANCE
-        measured[arm] = {"epochs": epochs, "seconds": seconds, "first": accuracy_range(first, counts),
-                         "learned": learned}
-        rows.append([label(arm), format_stat(epochs, 0 if len(runs) == 1 else 1), format_duration(seconds),
-                     format_percent(first), format_percent(best), str(len(runs))])
+        measured[arm] = {
+            "epochs": epochs,
+            "seconds": seconds,
+            "first": accuracy_range(first, counts),
+            "learned": learned,
+        }
+        rows.append(
+            [
+                label(arm),
+                format_stat(epochs, 0 if len(runs) == 1 else 1),
+                format_duration(seconds),
+                format_percent(first),
+                format_percent(best),
+                str(len(runs)),
+            ]
+        )
         if not learned:
-            claim.findings.append(f"{label(arm)} never rose clearly above chance (best validation accuracy "
-                                  f"{format_percent(best)}), so its epoch count says nothing about convergence.")
+            claim.findings.append(
+                f"{label(arm)} never rose clearly above chance (best validation accuracy "
+                f"{format_percent(best)}), so its epoch count says nothing about convergence."
+            )
     a, b = measured[TRANSFER], measured[SCRATCH]
     span = lambda values: (min(values), max(values))  # noqa: E731 (a range over seeds, a point for one run)
-    epochs_side = separated(span(a["epochs"]), span(b["epochs"]), higher_is_better=False) \
-        if a["learned"] and b["learned"] else None
+    epochs_side = (
+        separated(span(a["epochs"]), span(b["epochs"]), higher_is_better=False)
+        if a["learned"] and b["learned"]
+        else None
+    )
     first_side = separated(a["first"], b["first"])
     seconds_side = separated(span(a["seconds"]), span(b["seconds"]), higher_is_better=False)
-    claim.findings.append(f"Epochs to within {BAND} of the best validation accuracy: {rows[0][1]} against "
-                          f"{rows[1][1]}, {_side_words(epochs_side, label(TRANSFER), label(SCRATCH), 'no difference')}.")
-    claim.findings.append(f"Validation accuracy after epoch 1: {rows[0][3]} against {rows[1][3]}, "
-                          f"{_side_words(first_side, label(TRANSFER), label(SCRATCH), OVERLAP)}.")
+    claim.findings.append(
+        f"Epochs to within {BAND} of the best validation accuracy: {rows[0][1]} against "
+        f"{rows[1][1]}, {_side_words(epochs_side, label(TRANSFER), label(SCRATCH), 'no difference')}."
+    )
+    claim.findings.append(
+        f"Validation accuracy after epoch 1: {rows[0][3]} against {rows[1][3]}, "
+        f"{_side_words(first_side, label(TRANSFER), label(SCRATCH), OVERLAP)}."
+    )
     if seconds_side is not None and seconds_side != epochs_side:
-        claim.findings.append(f"In wall time, {label(TRANSFER if seconds_side == 'a' else SCRATCH)} got there first "
-                              f"({rows[0][2]} against {rows[1][2]}): an epoch of each costs very different time.")
+        claim.findings.append(
+            f"In wall time, {label(TRANSFER if seconds_side == 'a' else SCRATCH)} got there first "
+            f"({rows[0][2]} against {rows[1][2]}): an epoch of each costs very different time."
+        )
     claim.verdict = verdict([epochs_side, first_side])
-    claim.table = Table("claims-convergence", f"How fast each arm converged: epochs and wall time until "
-                        f"its validation accuracy came within {BAND} of its own best (history.csv).",
-                        ["Arm", f"Epochs to within {BAND} of best", "Wall time to it",
-                         "Val. accuracy after epoch 1", "Best val. accuracy", "Runs"], rows, synthetic)
+    claim.table = Table(
+        "claims-convergence",
+        f"How fast each arm converged: epochs and wall time until "
+        f"its validation accuracy came within {BAND} of its own best (history.csv).",
+        [
+            "Arm",
+            f"Epochs to within {BAND} of best",
+            "Wall time to it",
+            "Val. accuracy after epoch 1",
+            "Best val. accuracy",
+            "Runs",
+        ],
+        rows,
+        synthetic,
+    )
     return claim
 
 
 def generalisation_claim(studies, synthetic: bool) -> Claim:
-    claim = Claim("generalisation", "It generalises better",
-                  f"test accuracy of {label(TRANSFER)} and {label(SCRATCH)} with exact 95 % intervals, McNemar's paired "
-                  "test on the same test images (seed-matched), and each arm's train − validation gap.")
+    claim = Claim(
+        "generalisation",
+        "It generalises better",
+        f"test accuracy of {label(TRANSFER)} and {label(SCRATCH)} with exact 95 % intervals, McNemar's paired "
+        "test on the same test images (seed-matched), and each arm's train − validation gap.",
+    )
     if _missing(claim, studies, "arms", (TRANSFER, SCRATCH)):
         return claim
     pairs, rows, sides = _pairs(studies, "arms", TRANSFER, SCRATCH), [], []
@@ -191,57 +236,107 @@ def generalisation_claim(studies, synthetic: bool) -> Claim:
         test = paired_test(run_a, run_b)
         sides.append(test and test["favoured"])
         gaps = [format_pp(train_validation_gap(row), signed=True) for row in (row_a, row_b)]
-        rows.append([str(row_a["seed"]), accuracy_with_interval(run_a), accuracy_with_interval(run_b), *gaps,
-                     format_count(test["images"]) if test else "0", str(test["b"]) if test else NOT_REPORTED,
-                     str(test["c"]) if test else NOT_REPORTED, format_p_value(test["p_value"]) if test else NOT_REPORTED])
-        claim.findings.append(f"Seed {row_a['seed']}: {_mcnemar_words(test, label(TRANSFER), label(SCRATCH))}; "
-                              f"train − validation gap {gaps[0]} for {label(TRANSFER)}, {gaps[1]} for {label(SCRATCH)}.")
+        rows.append(
+            [
+                str(row_a["seed"]),
+                accuracy_with_interval(run_a),
+                accuracy_with_interval(run_b),
+                *gaps,
+                format_count(test["images"]) if test else "0",
+                str(test["b"]) if test else NOT_REPORTED,
+                str(test["c"]) if test else NOT_REPORTED,
+                format_p_value(test["p_value"]) if test else NOT_REPORTED,
+            ]
+        )
+        claim.findings.append(
+            f"Seed {row_a['seed']}: {_mcnemar_words(test, label(TRANSFER), label(SCRATCH))}; "
+            f"train − validation gap {gaps[0]} for {label(TRANSFER)}, {gaps[1]} for {label(SCRATCH)}."
+        )
     if not pairs:
         claim.findings.append("No seed was run for both arms, so no paired test is possible.")
     claim.verdict = verdict(sides, every=True)
-    claim.table = Table("claims-generalisation", f"Test accuracy (exact 95 % interval) and McNemar's exact test, "
-                        f"{label(TRANSFER)} (A) against {label(SCRATCH)} (B), seed by seed.",
-                        ["Seed", "A: test accuracy", "B: test accuracy", "A: train − val. gap", "B: train − val. gap",
-                         "Shared test images", "A right, B wrong", "A wrong, B right", "p-value"], rows, synthetic)
+    claim.table = Table(
+        "claims-generalisation",
+        f"Test accuracy (exact 95 % interval) and McNemar's exact test, "
+        f"{label(TRANSFER)} (A) against {label(SCRATCH)} (B), seed by seed.",
+        [
+            "Seed",
+            "A: test accuracy",
+            "B: test accuracy",
+            "A: train − val. gap",
+            "B: train − val. gap",
+            "Shared test images",
+            "A right, B wrong",
+            "A wrong, B right",
+            "p-value",
+        ],
+        rows,
+        synthetic,
+    )
     return claim
 
 
 def compute_claim(studies, synthetic: bool) -> Claim:
-    claim = Claim("compute", "It is more resource-efficient",
-                  f"counted training FLOPs and wall time of each arm, test accuracy per training PFLOP, and the "
-                  f"training FLOPs {label(TRANSFER)} spent until its validation accuracy first reached the best of "
-                  f"{label(SCRATCH)}, against everything {label(SCRATCH)} spent.")
+    claim = Claim(
+        "compute",
+        "It is more resource-efficient",
+        f"counted training FLOPs and wall time of each arm, test accuracy per training PFLOP, and the "
+        f"training FLOPs {label(TRANSFER)} spent until its validation accuracy first reached the best of "
+        f"{label(SCRATCH)}, against everything {label(SCRATCH)} spent.",
+    )
     if _missing(claim, studies, "arms", (TRANSFER, SCRATCH)):
         return claim
     for arm in dict.fromkeys(row["arm"] for row in studies.rows("arms")):
         arm_rows = studies.rows("arms", arm)
         per_petaflop = [accuracy_per_petaflop(row["test_accuracy"], row["training_flops"]) for row in arm_rows]
-        claim.findings.append(f"{label(arm)}: {format_flops([row['training_flops'] for row in arm_rows])} of counted "
-                              f"training compute in {format_duration([row['wall_seconds'] for row in arm_rows])}, "
-                              f"{format_stat(per_petaflop, 1)} % test accuracy per training PFLOP.")
+        claim.findings.append(
+            f"{label(arm)}: {format_flops([row['training_flops'] for row in arm_rows])} of counted "
+            f"training compute in {format_duration([row['wall_seconds'] for row in arm_rows])}, "
+            f"{format_stat(per_petaflop, 1)} % test accuracy per training PFLOP."
+        )
     rows, sides = [], []
     for row_a, row_b in _pairs(studies, "arms", TRANSFER, SCRATCH):
         target = max(entry["val_accuracy"] for entry in studies.run(row_b).history)
         reached = flops_to_reach(studies.run(row_a).history, row_a["training_flops"], target)
         total = row_b["training_flops"]
         sides.append("b" if reached is None else "a" if reached[1] < total else "b" if reached[1] > total else None)
-        rows.append([str(row_a["seed"]), format_percent([target]),
-                     f"epoch {reached[0]}" if reached else f"not within {row_a['epochs_run']} epochs",
-                     format_flops([reached[1]]) if reached else NOT_REPORTED, format_flops([total]),
-                     f"{reached[1] / total:.2f} ×" if reached and total else NOT_REPORTED])
+        rows.append(
+            [
+                str(row_a["seed"]),
+                format_percent([target]),
+                f"epoch {reached[0]}" if reached else f"not within {row_a['epochs_run']} epochs",
+                format_flops([reached[1]]) if reached else NOT_REPORTED,
+                format_flops([total]),
+                f"{reached[1] / total:.2f} ×" if reached and total else NOT_REPORTED,
+            ]
+        )
         claim.findings.append(
-            f"Seed {row_a['seed']}: {label(TRANSFER)} " + (
+            f"Seed {row_a['seed']}: {label(TRANSFER)} "
+            + (
                 f"reached the best validation accuracy of {label(SCRATCH)} ({rows[-1][1]}) at epoch {reached[0]}, "
                 f"after {rows[-1][3]}, {rows[-1][5]} the {rows[-1][4]} {label(SCRATCH)} trained for in all."
-                if reached else f"never reached the best validation accuracy of {label(SCRATCH)} ({rows[-1][1]}) "
-                f"in its {row_a['epochs_run']} epochs ({format_flops([row_a['training_flops']])})."))
+                if reached
+                else f"never reached the best validation accuracy of {label(SCRATCH)} ({rows[-1][1]}) "
+                f"in its {row_a['epochs_run']} epochs ({format_flops([row_a['training_flops']])})."
+            )
+        )
     claim.verdict = verdict(sides, every=True)
-    claim.table = Table("claims-compute", f"Training FLOPs {label(TRANSFER)} needed to first reach the best validation "
-                        f"accuracy of {label(SCRATCH)}, against the whole training of {label(SCRATCH)} (counted FLOPs; "
-                        "each epoch costs the run's training FLOPs / epochs run).",
-                        ["Seed", f"Best val. accuracy of {label(SCRATCH)}", f"{label(TRANSFER)} reached it at",
-                         f"{label(TRANSFER)}: FLOPs to that point", f"{label(SCRATCH)}: FLOPs in all", "Ratio"],
-                        rows, synthetic)
+    claim.table = Table(
+        "claims-compute",
+        f"Training FLOPs {label(TRANSFER)} needed to first reach the best validation "
+        f"accuracy of {label(SCRATCH)}, against the whole training of {label(SCRATCH)} (counted FLOPs; "
+        "each epoch costs the run's training FLOPs / epochs run).",
+        [
+            "Seed",
+            f"Best val. accuracy of {label(SCRATCH)}",
+            f"{label(TRANSFER)} reached it at",
+            f"{label(TRANSFER)}: FLOPs to that point",
+            f"{label(SCRATCH)}: FLOPs in all",
+            "Ratio",
+        ],
+        rows,
+        synthetic,
+    )
     return claim
 
 
@@ -250,29 +345,48 @@ def data_efficiency_table(studies, synthetic: bool) -> Table:
     for arm in dict.fromkeys(row["arm"] for row in studies.rows("data-efficiency")):
         for fraction in sorted({row["fraction"] for row in studies.rows("data-efficiency", arm)}):
             arm_rows = studies.rows("data-efficiency", arm, fraction)
-            rows.append([label(arm), format_fraction(fraction), format_count(arm_rows[0]["train_images"]),
-                         format_percent([row["test_accuracy"] for row in arm_rows]),
-                         format_percent([row["val_accuracy"] for row in arm_rows]), str(len(arm_rows))])
-    return Table("studies-data-efficiency", "Accuracy against the share of the training split used (stratified); "
-                 "several seeds show mean ± std, n, min and max.",
-                 ["Arm", "Fraction of training split", "Training images", "Test accuracy", "Val. accuracy", "Runs"],
-                 rows, synthetic)
+            rows.append(
+                [
+                    label(arm),
+                    format_fraction(fraction),
+                    format_count(arm_rows[0]["train_images"]),
+                    format_percent([row["test_accuracy"] for row in arm_rows]),
+                    format_percent([row["val_accuracy"] for row in arm_rows]),
+                    str(len(arm_rows)),
+                ]
+            )
+    return Table(
+        "studies-data-efficiency",
+        "Accuracy against the share of the training split used (stratified); "
+        "several seeds show mean ± std, n, min and max.",
+        ["Arm", "Fraction of training split", "Training images", "Test accuracy", "Val. accuracy", "Runs"],
+        rows,
+        synthetic,
+    )
 
 
 def scarce_data_claim(studies, synthetic: bool) -> Claim:
-    claim = Claim("scarce-data", "It helps when data is scarce",
-                  f"at the smallest training fraction, the ResNet50 arm with the better validation accuracy against "
-                  f"{label(SCRATCH)}: McNemar's paired test on the same test images (lowest shared seed), and the "
-                  "accuracy-against-fraction table.")
+    claim = Claim(
+        "scarce-data",
+        "It helps when data is scarce",
+        f"at the smallest training fraction, the ResNet50 arm with the better validation accuracy against "
+        f"{label(SCRATCH)}: McNemar's paired test on the same test images (lowest shared seed), and the "
+        "accuracy-against-fraction table.",
+    )
     if _missing(claim, studies, "data-efficiency", (SCRATCH,)):
         return claim
     claim.table = data_efficiency_table(studies, synthetic)
     smallest = min(row["fraction"] for row in studies.rows("data-efficiency"))
     scratch = {row["seed"]: row for row in studies.rows("data-efficiency", SCRATCH, smallest)}
-    candidates = [row for row in studies.rows("data-efficiency", fraction=smallest)
-                  if row["arm"].startswith("resnet50") and row["seed"] in scratch]
+    candidates = [
+        row
+        for row in studies.rows("data-efficiency", fraction=smallest)
+        if row["arm"].startswith("resnet50") and row["seed"] in scratch
+    ]
     if not candidates:
-        claim.findings.append(f"Not tested: no ResNet50 arm ran at {format_fraction(smallest)} with a seed the CNN ran.")
+        claim.findings.append(
+            f"Not tested: no ResNet50 arm ran at {format_fraction(smallest)} with a seed the CNN ran."
+        )
         return claim
     seed = min(row["seed"] for row in candidates)
     # Chosen on validation accuracy: picking on the test set would bias the test that follows.
@@ -284,7 +398,8 @@ def scarce_data_claim(studies, synthetic: bool) -> Claim:
         f"{label(best['arm'])}, {format_count(scratch[seed]['train_images'])} for {label(SCRATCH)}), the ResNet50 arm "
         f"with the better validation accuracy, {label(best['arm'])}, scored {format_percent([best['test_accuracy']])} "
         f"against {format_percent([scratch[seed]['test_accuracy']])} (seed {seed}); "
-        f"{_mcnemar_words(test, label(best['arm']), label(SCRATCH))}.")
+        f"{_mcnemar_words(test, label(best['arm']), label(SCRATCH))}."
+    )
     return claim
 
 
@@ -296,18 +411,24 @@ def separation(studies) -> str:
     absent = [label(arm) for arm, rows in by_arm.items() if not rows]
     seeds = set.intersection(*(set(rows) for rows in by_arm.values()))
     if absent or not seeds:
-        return (f"The arms study has no seed run by {label(TRANSFER)}, {label(RANDOM_INIT)} and {label(SCRATCH)} "
-                "alike, so architecture and pretraining cannot be told apart.")
+        return (
+            f"The arms study has no seed run by {label(TRANSFER)}, {label(RANDOM_INIT)} and {label(SCRATCH)} "
+            "alike, so architecture and pretraining cannot be told apart."
+        )
     fine, random, scratch = (by_arm[arm][min(seeds)] for arm in (TRANSFER, RANDOM_INIT, SCRATCH))
     pretraining = paired_test(studies.run(fine), studies.run(random))
     architecture = paired_test(studies.run(random), studies.run(scratch))
-    lead = [(high["test_accuracy"] - low["test_accuracy"]) * 100
-            for high, low in ((fine, scratch), (fine, random), (random, scratch))]
-    return (f"Seed {min(seeds)}: {label(TRANSFER)} scored {format_pp(lead[0], signed=True)} against {label(SCRATCH)}; "
-            f"{format_pp(lead[1], signed=True)} of that come with the ImageNet weights (the same architecture from random "
-            f"initialisation scored {format_percent([random['test_accuracy']])}: "
-            f"{_mcnemar_words(pretraining, label(TRANSFER), label(RANDOM_INIT))}) and {format_pp(lead[2], signed=True)} with the "
-            f"architecture alone ({_mcnemar_words(architecture, label(RANDOM_INIT), label(SCRATCH))}).")
+    lead = [
+        (high["test_accuracy"] - low["test_accuracy"]) * 100
+        for high, low in ((fine, scratch), (fine, random), (random, scratch))
+    ]
+    return (
+        f"Seed {min(seeds)}: {label(TRANSFER)} scored {format_pp(lead[0], signed=True)} against {label(SCRATCH)}; "
+        f"{format_pp(lead[1], signed=True)} of that come with the ImageNet weights (the same architecture from random "
+        f"initialisation scored {format_percent([random['test_accuracy']])}: "
+        f"{_mcnemar_words(pretraining, label(TRANSFER), label(RANDOM_INIT))}) and {format_pp(lead[2], signed=True)} with the "
+        f"architecture alone ({_mcnemar_words(architecture, label(RANDOM_INIT), label(SCRATCH))})."
+    )
 
 
 def caveats(studies) -> list[str]:
@@ -317,13 +438,17 @@ def caveats(studies) -> list[str]:
     weights = {run.config.get("weights") for run in transfer_runs} - {"imagenet"}
     if weights:
         # The smoke profile runs offline, so its "transfer" arm starts from random weights too.
-        notes.append(f"{label(TRANSFER)} started from {', '.join(sorted(map(str, weights)))} weights, not "
-                     "ImageNet's: this build does not test transfer learning at all.")
+        notes.append(
+            f"{label(TRANSFER)} started from {', '.join(sorted(map(str, weights)))} weights, not "
+            "ImageNet's: this build does not test transfer learning at all."
+        )
     for row_a, row_b in (_pairs(studies, "arms", TRANSFER, SCRATCH) if studies else [])[:1]:
         if row_a["train_images"] != row_b["train_images"]:
-            notes.append(f"{label(TRANSFER)} trained on {format_count(row_a['train_images'])} images and "
-                         f"{label(SCRATCH)} on {format_count(row_b['train_images'])}: the profile cuts them "
-                         "differently.")
+            notes.append(
+                f"{label(TRANSFER)} trained on {format_count(row_a['train_images'])} images and "
+                f"{label(SCRATCH)} on {format_count(row_b['train_images'])}: the profile cuts them "
+                "differently."
+            )
         if row_a["epochs_run"] == 1:
             notes.append(f"{label(TRANSFER)} ran a single epoch, which says little about how it converges.")
     return notes
@@ -331,11 +456,17 @@ def caveats(studies) -> list[str]:
 
 def build_claims(studies, synthetic: bool) -> dict:
     """Every claim with its verdict, the separation sentence, caveats, and the tables they show."""
-    claims = [builder(studies, synthetic) for builder in
-              (convergence_claim, generalisation_claim, compute_claim, scarce_data_claim)]
-    summary = Table("claims", "The seed report's claims, the measurement that tests each, and the verdict "
-                    "computed from the studies.", ["Claim", "Measurement", "Verdict"],
-                    [[claim.claim, claim.measurement[:1].upper() + claim.measurement[1:], claim.verdict]
-                     for claim in claims], synthetic, align=["l", "l", "l"])
+    claims = [
+        builder(studies, synthetic)
+        for builder in (convergence_claim, generalisation_claim, compute_claim, scarce_data_claim)
+    ]
+    summary = Table(
+        "claims",
+        "The seed report's claims, the measurement that tests each, and the verdict computed from the studies.",
+        ["Claim", "Measurement", "Verdict"],
+        [[claim.claim, claim.measurement[:1].upper() + claim.measurement[1:], claim.verdict] for claim in claims],
+        synthetic,
+        align=["l", "l", "l"],
+    )
     tables = {summary.name: summary, **{claim.table.name: claim.table for claim in claims if claim.table}}
     return {"claims": claims, "separation": separation(studies), "caveats": caveats(studies), "tables": tables}

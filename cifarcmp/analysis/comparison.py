@@ -76,8 +76,11 @@ def gallery_items(run: Run, result: dict) -> list[dict] | None:
     if gallery is None:
         return None
     images = {int(index): image for index, image in zip(gallery["indices"], gallery["images"])}
-    return [{**mistake, "image": images[mistake["test_index"]]}
-            for mistake in result["confident_mistakes"] if mistake["test_index"] in images]
+    return [
+        {**mistake, "image": images[mistake["test_index"]]}
+        for mistake in result["confident_mistakes"]
+        if mistake["test_index"] in images
+    ]
 
 
 def _pair(group_a, group_b, run_a: Run, run_b: Run) -> dict:
@@ -87,9 +90,17 @@ def _pair(group_a, group_b, run_a: Run, run_b: Run) -> dict:
         # No test image in common: a paired test is impossible, and the page says so.
         return {**entry, "paired": False}
     favoured = {"a": group_a.label, "b": group_b.label}.get(test["favoured"])
-    return {**entry, "paired": True, "test_images": test["images"], "b": test["b"], "c": test["c"],
-            "p_value": test["p_value"], "p_text": format_p_value(test["p_value"]),
-            "significant": test["significant"], "favoured": favoured}
+    return {
+        **entry,
+        "paired": True,
+        "test_images": test["images"],
+        "b": test["b"],
+        "c": test["c"],
+        "p_value": test["p_value"],
+        "p_text": format_p_value(test["p_value"]),
+        "significant": test["significant"],
+        "favoured": favoured,
+    }
 
 
 def paired_comparisons(groups) -> list[dict]:
@@ -98,8 +109,9 @@ def paired_comparisons(groups) -> list[dict]:
         return []
     group_a, group_b = groups[:2]
     runs_b = {run.config["seed"]: run for run in group_b.runs}
-    return [_pair(group_a, group_b, run, runs_b[run.config["seed"]])
-            for run in group_a.runs if run.config["seed"] in runs_b]
+    return [
+        _pair(group_a, group_b, run, runs_b[run.config["seed"]]) for run in group_a.runs if run.config["seed"] in runs_b
+    ]
 
 
 def evidence(groups, synthetic: bool) -> dict:
@@ -110,22 +122,35 @@ def evidence(groups, synthetic: bool) -> dict:
     for group, reference in zip(groups, references):
         runs = [results[run.path] for run in group.runs]
         gallery = gallery_items(reference, results[reference.path])
-        models.append({
-            "model": group.model, "label": group.label, "count": group.count,
-            "reference": results[reference.path],
-            "accuracy": format_percent([result["accuracy"]["value"] for result in runs]),
-            "runs": [{"seed": run.config["seed"], "interval": interval_text(result["accuracy"]["interval"]), "result": result}
-                     for run, result in zip(group.runs, runs)],
-            "gallery": gallery is not None,
-            "gallery_shown": len(gallery or []),
-        })
+        models.append(
+            {
+                "model": group.model,
+                "label": group.label,
+                "count": group.count,
+                "reference": results[reference.path],
+                "accuracy": format_percent([result["accuracy"]["value"] for result in runs]),
+                "runs": [
+                    {
+                        "seed": run.config["seed"],
+                        "interval": interval_text(result["accuracy"]["interval"]),
+                        "result": result,
+                    }
+                    for run, result in zip(group.runs, runs)
+                ],
+                "gallery": gallery is not None,
+                "gallery_shown": len(gallery or []),
+            }
+        )
     pairs = paired_comparisons(groups)
     differences = []
     if len(models) >= 2:
         first, second = (model["reference"] for model in models[:2])
         differences = stats.largest_class_differences(
-            [row["f1"] for row in first["per_class"]], [row["f1"] for row in second["per_class"]],
-            first["class_names"], evaluation.DIFFERENCES_SHOWN)
+            [row["f1"] for row in first["per_class"]],
+            [row["f1"] for row in second["per_class"]],
+            first["class_names"],
+            evaluation.DIFFERENCES_SHOWN,
+        )
     facts = {
         "models": models,
         "pairs": pairs,
@@ -136,8 +161,11 @@ def evidence(groups, synthetic: bool) -> dict:
         "level": round(SIGNIFICANCE_LEVEL * 100),
         "bins": evaluation.CALIBRATION_BINS,
     }
-    tables = [accuracy_table(groups, results, synthetic), summary_table(models, synthetic),
-              calibration_table(groups, results, synthetic)]
+    tables = [
+        accuracy_table(groups, results, synthetic),
+        summary_table(models, synthetic),
+        calibration_table(groups, results, synthetic),
+    ]
     if pairs:
         tables.append(mcnemar_table(pairs, synthetic))
     tables.append(per_class_table(models, synthetic))
@@ -156,12 +184,23 @@ def accuracy_table(groups, results: dict[Path, dict], synthetic: bool) -> Table:
     for group in groups:
         for run in group.runs:
             result = results[run.path]
-            rows.append([group.label, str(run.config["seed"]),
-                         f"{format_count(result['accuracy']['correct'])} of {format_count(result['test_images'])}",
-                         format_percent([result["accuracy"]["value"]]), interval_text(result["accuracy"]["interval"])])
-    return Table("evidence-accuracy", "Test accuracy of each run with its exact 95 % confidence interval "
-                 "(Clopper–Pearson), computed from predictions.npz.",
-                 ["Model", "Seed", "Right (of test images)", "Test accuracy", INTERVAL_COLUMN], rows, synthetic)
+            rows.append(
+                [
+                    group.label,
+                    str(run.config["seed"]),
+                    f"{format_count(result['accuracy']['correct'])} of {format_count(result['test_images'])}",
+                    format_percent([result["accuracy"]["value"]]),
+                    interval_text(result["accuracy"]["interval"]),
+                ]
+            )
+    return Table(
+        "evidence-accuracy",
+        "Test accuracy of each run with its exact 95 % confidence interval "
+        "(Clopper–Pearson), computed from predictions.npz.",
+        ["Model", "Seed", "Right (of test images)", "Test accuracy", INTERVAL_COLUMN],
+        rows,
+        synthetic,
+    )
 
 
 def summary_table(models: list[dict], synthetic: bool) -> Table:
@@ -172,22 +211,39 @@ def summary_table(models: list[dict], synthetic: bool) -> Table:
         else:
             intervals = "; ".join(f"seed {run['seed']}: {run['interval']}" for run in model["runs"])
         rows.append([model["label"], spread_label(model["count"]), model["accuracy"], intervals])
-    return Table("evidence-summary", "Test accuracy per model: the spread over seeds, and each seed's exact 95 % "
-                 "interval for the test-set sampling error (Clopper–Pearson).",
-                 ["Model", "Runs", "Test accuracy", INTERVAL_COLUMN], rows, synthetic, align=["l", "l", "r", "r"])
+    return Table(
+        "evidence-summary",
+        "Test accuracy per model: the spread over seeds, and each seed's exact 95 % "
+        "interval for the test-set sampling error (Clopper–Pearson).",
+        ["Model", "Runs", "Test accuracy", INTERVAL_COLUMN],
+        rows,
+        synthetic,
+        align=["l", "l", "r", "r"],
+    )
 
 
 def calibration_table(groups, results: dict[Path, dict], synthetic: bool) -> Table:
     rows = []
     for group in groups:
         runs = [results[run.path] for run in group.runs]
-        rows.append([group.label, spread_label(group.count),
-                     format_stat([result["expected_calibration_error"]["value"] for result in runs], 4),
-                     format_stat([result["negative_log_likelihood"] for result in runs], 4)])
-    return Table("evidence-calibration", f"Calibration on the test set: expected calibration error "
-                 f"({evaluation.CALIBRATION_BINS} equal-width confidence bins; 0 is perfect) and negative "
-                 "log-likelihood (nats per image; lower is better).",
-                 ["Model", "Runs", "ECE", "NLL (nats)"], rows, synthetic, align=["l", "l", "r", "r"])
+        rows.append(
+            [
+                group.label,
+                spread_label(group.count),
+                format_stat([result["expected_calibration_error"]["value"] for result in runs], 4),
+                format_stat([result["negative_log_likelihood"] for result in runs], 4),
+            ]
+        )
+    return Table(
+        "evidence-calibration",
+        f"Calibration on the test set: expected calibration error "
+        f"({evaluation.CALIBRATION_BINS} equal-width confidence bins; 0 is perfect) and negative "
+        "log-likelihood (nats per image; lower is better).",
+        ["Model", "Runs", "ECE", "NLL (nats)"],
+        rows,
+        synthetic,
+        align=["l", "l", "r", "r"],
+    )
 
 
 def mcnemar_table(pairs: list[dict], synthetic: bool) -> Table:
@@ -195,19 +251,39 @@ def mcnemar_table(pairs: list[dict], synthetic: bool) -> Table:
     rows = []
     for pair in pairs:
         if not pair["paired"]:
-            rows.append([str(pair["seed"]), NOT_REPORTED, NOT_REPORTED, NOT_REPORTED, NOT_REPORTED,
-                         "no test: different images"])
+            rows.append(
+                [str(pair["seed"]), NOT_REPORTED, NOT_REPORTED, NOT_REPORTED, NOT_REPORTED, "no test: different images"]
+            )
             continue
         verdict = "significant" if pair["significant"] else "not significant"
         if pair["significant"] and pair["favoured"]:
             verdict += f", favours {pair['favoured']}"
-        rows.append([str(pair["seed"]), format_count(pair["test_images"]), format_count(pair["b"]),
-                     format_count(pair["c"]), pair["p_text"], verdict])
-    return Table("evidence-mcnemar", f"{first} against {second} on the same test images, seed by seed: exact "
-                 "two-sided McNemar test on the images exactly one model classified correctly.",
-                 ["Seed", "Test images", f"b: only {first} right", f"c: only {second} right", "p-value",
-                  f"At the {round(SIGNIFICANCE_LEVEL * 100)} % level"], rows, synthetic,
-                 align=["l", "r", "r", "r", "r", "l"])
+        rows.append(
+            [
+                str(pair["seed"]),
+                format_count(pair["test_images"]),
+                format_count(pair["b"]),
+                format_count(pair["c"]),
+                pair["p_text"],
+                verdict,
+            ]
+        )
+    return Table(
+        "evidence-mcnemar",
+        f"{first} against {second} on the same test images, seed by seed: exact "
+        "two-sided McNemar test on the images exactly one model classified correctly.",
+        [
+            "Seed",
+            "Test images",
+            f"b: only {first} right",
+            f"c: only {second} right",
+            "p-value",
+            f"At the {round(SIGNIFICANCE_LEVEL * 100)} % level",
+        ],
+        rows,
+        synthetic,
+        align=["l", "r", "r", "r", "r", "l"],
+    )
 
 
 def per_class_table(models: list[dict], synthetic: bool) -> Table:
@@ -224,25 +300,39 @@ def per_class_table(models: list[dict], synthetic: bool) -> Table:
     runs = ", ".join(f"{model['label']} seed {model['reference']['seed']}" for model in models)
     # The support (test images per class) is on the Data page; here it would push the table wider
     # than the text column.
-    return Table("evidence-per-class", f"Precision, recall and F1 per class on the test set ({runs}).",
-                 columns, rows, synthetic)
+    return Table(
+        "evidence-per-class", f"Precision, recall and F1 per class on the test set ({runs}).", columns, rows, synthetic
+    )
 
 
 def confusion_tables(model: dict, synthetic: bool) -> list[Table]:
     result = model["reference"]
     names = result["class_names"]
     scope = f"{model['label']}, seed {result['seed']}"
-    counts = [[name] + [format_count(value) for value in row]
-              for name, row in zip(names, result["confusion"]["counts"])]
-    shares = [[name] + [f"{value * 100:.1f}" for value in row]
-              for name, row in zip(names, result["confusion"]["row_normalised"])]
+    counts = [
+        [name] + [format_count(value) for value in row] for name, row in zip(names, result["confusion"]["counts"])
+    ]
+    shares = [
+        [name] + [f"{value * 100:.1f}" for value in row]
+        for name, row in zip(names, result["confusion"]["row_normalised"])
+    ]
     columns = ["True \\ predicted", *names]
     return [
-        Table(f"confusion-counts-{model['model']}", f"Confusion matrix of {scope}: test images per true class "
-              "(rows) and predicted class (columns).", columns, counts, synthetic),
-        Table(f"confusion-normalised-{model['model']}", f"Row-normalised confusion matrix of {scope}: % of each "
-              "true class's test images given each predicted class (the diagonal is the recall).",
-              columns, shares, synthetic),
+        Table(
+            f"confusion-counts-{model['model']}",
+            f"Confusion matrix of {scope}: test images per true class (rows) and predicted class (columns).",
+            columns,
+            counts,
+            synthetic,
+        ),
+        Table(
+            f"confusion-normalised-{model['model']}",
+            f"Row-normalised confusion matrix of {scope}: % of each "
+            "true class's test images given each predicted class (the diagonal is the recall).",
+            columns,
+            shares,
+            synthetic,
+        ),
     ]
 
 
@@ -272,25 +362,27 @@ def discussion_facts(groups) -> dict:
         synthetic = any(run.synthetic for run in group.runs)
         reference = None if synthetic else SEED_REPORT.get(group.model, {}).get("test_accuracy_value")
         test = mean(group.metric("test_accuracy"))
-        models.append({
-            "label": group.label,
-            "count": group.count,
-            "test": test * 100,
-            "val": mean(group.metric("val_accuracy")) * 100,
-            "train": mean(group.metric("train_accuracy")) * 100,
-            "gap": gap,
-            "gap_words": gap_words,
-            "best_epoch": mean(group.metric("best_epoch")),
-            "epochs_run": mean(group.metric("epochs_run")),
-            "max_epochs": group.config["epochs"],
-            "stopped_early": sum(bool(run.metrics["stopped_early"]) for run in group.runs),
-            "best_is_last": all(run.metrics["best_epoch"] == run.metrics["epochs_run"] for run in group.runs),
-            "converged_epoch": mean([converged_epoch(run.history) for run in group.runs]),
-            "vs_seed": None if reference is None else (test - reference) * 100,
-            "profile": group.config["profile"],
-            "parameters": group.runs[0].metrics["parameters"]["total"],
-            "wall": mean(group.metric("wall_seconds")),
-        })
+        models.append(
+            {
+                "label": group.label,
+                "count": group.count,
+                "test": test * 100,
+                "val": mean(group.metric("val_accuracy")) * 100,
+                "train": mean(group.metric("train_accuracy")) * 100,
+                "gap": gap,
+                "gap_words": gap_words,
+                "best_epoch": mean(group.metric("best_epoch")),
+                "epochs_run": mean(group.metric("epochs_run")),
+                "max_epochs": group.config["epochs"],
+                "stopped_early": sum(bool(run.metrics["stopped_early"]) for run in group.runs),
+                "best_is_last": all(run.metrics["best_epoch"] == run.metrics["epochs_run"] for run in group.runs),
+                "converged_epoch": mean([converged_epoch(run.history) for run in group.runs]),
+                "vs_seed": None if reference is None else (test - reference) * 100,
+                "profile": group.config["profile"],
+                "parameters": group.runs[0].metrics["parameters"]["total"],
+                "wall": mean(group.metric("wall_seconds")),
+            }
+        )
     facts = {"models": models, "single": all(model["count"] == 1 for model in models), "pair": None}
     if len(models) >= 2:
         ranked = sorted(models[:2], key=lambda model: model["test"], reverse=True)
@@ -298,10 +390,13 @@ def discussion_facts(groups) -> dict:
         margin = winner["test"] - loser["test"]
         bigger, smaller = sorted(models[:2], key=lambda model: model["parameters"], reverse=True)
         facts["pair"] = {
-            "winner": winner, "loser": loser, "margin": margin,
+            "winner": winner,
+            "loser": loser,
+            "margin": margin,
             # Below 0.05 pp the printed difference rounds to 0.0: call it level.
             "level": margin < 0.05,
-            "bigger": bigger, "smaller": smaller,
+            "bigger": bigger,
+            "smaller": smaller,
             "parameter_ratio": bigger["parameters"] / max(1, smaller["parameters"]),
             "time_ratio": bigger["wall"] / smaller["wall"] if smaller["wall"] > 0 else None,
         }

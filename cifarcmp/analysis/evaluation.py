@@ -49,26 +49,19 @@ def checked_predictions(run: Run) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if count == 0:
         raise UserError(f"{where}: holds no test images")
     if probabilities.shape != (count, N_CLASSES):
-        raise UserError(
-            f"{where}: probabilities have shape {probabilities.shape}, expected ({count}, {N_CLASSES})"
-        )
+        raise UserError(f"{where}: probabilities have shape {probabilities.shape}, expected ({count}, {N_CLASSES})")
     if labels.min() < 0 or labels.max() >= N_CLASSES:
-        raise UserError(
-            f"{where}: labels range over {labels.min()}..{labels.max()}, not 0..{N_CLASSES - 1}"
-        )
+        raise UserError(f"{where}: labels range over {labels.min()}..{labels.max()}, not 0..{N_CLASSES - 1}")
     if not np.all(np.isfinite(probabilities)) or probabilities.min() < 0:
         raise UserError(f"{where}: probabilities contain negative, NaN or infinite values")
     row_sums = probabilities.sum(axis=1, dtype=np.float64)
     worst = int(np.argmax(np.abs(row_sums - 1.0)))
     if abs(row_sums[worst] - 1.0) > ROW_SUM_TOLERANCE:
         raise UserError(
-            f"{where}: probability row {worst} sums to {row_sums[worst]:.6g}, not 1 "
-            "(softmax outputs expected)"
+            f"{where}: probability row {worst} sums to {row_sums[worst]:.6g}, not 1 (softmax outputs expected)"
         )
     if indices.shape != (count,) or not np.issubdtype(indices.dtype, np.integer):
-        raise UserError(
-            f"{where}: indices must be integers of shape ({count},), got {indices.dtype} {indices.shape}"
-        )
+        raise UserError(f"{where}: indices must be integers of shape ({count},), got {indices.dtype} {indices.shape}")
     if indices.min() < 0 or np.unique(indices).size != count:
         raise UserError(f"{where}: indices must be distinct non-negative positions in the test split")
     expected = run.metrics.get("test_images")

@@ -139,4 +139,3 @@ def format_decimals(value: float, digits: int = 3) -> str:
 
 def spread_label(count: int) -> str:
     return "single run" if count == 1 else f"mean ± std, n = {count} seeds"
-

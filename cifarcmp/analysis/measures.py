@@ -72,17 +72,22 @@ def test_interval(run: Run) -> dict:
     labels, probabilities, _ = evaluation.checked_predictions(run)
     correct = int(np.sum(probabilities.argmax(axis=1) == labels))
     lower, upper = stats.binomial_interval(correct, labels.size, evaluation.CONFIDENCE)
-    return {"correct": correct, "images": int(labels.size), "value": correct / labels.size,
-            "lower": lower, "upper": upper}
+    return {
+        "correct": correct,
+        "images": int(labels.size),
+        "value": correct / labels.size,
+        "lower": lower,
+        "upper": upper,
+    }
 
 
 def interval_text(interval: dict, digits: int = 2) -> str:
-    """"60.27 – 66.25 %": the bounds of an accuracy interval."""
+    """ "60.27 – 66.25 %": the bounds of an accuracy interval."""
     return f"{interval['lower'] * 100:.{digits}f} – {interval['upper'] * 100:.{digits}f} %"
 
 
 def accuracy_with_interval(run: Run) -> str:
-    """"63.30 % (60.27 – 66.25 %)"."""
+    """ "63.30 % (60.27 – 66.25 %)"."""
     interval = test_interval(run)
     return f"{format_accuracy(interval['value'] * 100)} ({interval_text(interval)})"
 
@@ -103,5 +108,11 @@ def paired_test(run_a: Run, run_b: Run) -> dict | None:
     test = stats.mcnemar(correct_a, correct_b)
     significant = test["p_value"] < SIGNIFICANCE_LEVEL
     favoured = ("a" if test["b"] > test["c"] else "b" if test["c"] > test["b"] else None) if significant else None
-    return {**test, "images": int(labels.size), "accuracy_a": float(correct_a.mean()),
-            "accuracy_b": float(correct_b.mean()), "significant": significant, "favoured": favoured}
+    return {
+        **test,
+        "images": int(labels.size),
+        "accuracy_a": float(correct_a.mean()),
+        "accuracy_b": float(correct_b.mean()),
+        "significant": significant,
+        "favoured": favoured,
+    }

@@ -25,21 +25,65 @@ MODEL_ORDER = ("resnet50", "cnn")
 
 # What each file must hold for the report, beyond what `load_run` already checks.
 _REQUIRED = {
-    "metrics.json": ("train_accuracy", "train_loss", "val_accuracy", "val_loss", "test_accuracy",
-                     "test_loss", "best_epoch", "epochs_run", "stopped_early", "wall_seconds",
-                     "train_images_per_second", "test_images", "parameters"),
+    "metrics.json": (
+        "train_accuracy",
+        "train_loss",
+        "val_accuracy",
+        "val_loss",
+        "test_accuracy",
+        "test_loss",
+        "best_epoch",
+        "epochs_run",
+        "stopped_early",
+        "wall_seconds",
+        "train_images_per_second",
+        "test_images",
+        "parameters",
+    ),
     "summary.json": ("total_params", "trainable_params", "non_trainable_params", "layers"),
     "manifest.json": ("git", "versions", "device", "finished_at", "data"),
-    "config.json": ("model", "profile", "seed", "learning_rate", "momentum", "batch_size", "epochs",
-                    "lr_constant_epochs", "lr_decay_per_epoch", "early_stopping_patience",
-                    "validation_size", "train_subset", "test_subset", "image_size", "lr_schedule",
-                    "deviations"),
+    "config.json": (
+        "model",
+        "profile",
+        "seed",
+        "learning_rate",
+        "momentum",
+        "batch_size",
+        "epochs",
+        "lr_constant_epochs",
+        "lr_decay_per_epoch",
+        "early_stopping_patience",
+        "validation_size",
+        "train_subset",
+        "test_subset",
+        "image_size",
+        "lr_schedule",
+        "deviations",
+    ),
 }
-_STUDY_RUN_KEYS = ("arm", "fraction", "seed", "run", "test_accuracy", "val_accuracy", "train_accuracy",
-                   "train_images", "epochs_run", "wall_seconds", "train_images_per_second",
-                   "forward_flops_per_image", "training_flops", "parameters", "device", "synthetic")
-_STUDY_ROW_KEYS = {"arms": _STUDY_RUN_KEYS, "data-efficiency": _STUDY_RUN_KEYS,
-                   "gradcam": ("arm", "seed", "run", "has_gradcam")}
+_STUDY_RUN_KEYS = (
+    "arm",
+    "fraction",
+    "seed",
+    "run",
+    "test_accuracy",
+    "val_accuracy",
+    "train_accuracy",
+    "train_images",
+    "epochs_run",
+    "wall_seconds",
+    "train_images_per_second",
+    "forward_flops_per_image",
+    "training_flops",
+    "parameters",
+    "device",
+    "synthetic",
+)
+_STUDY_ROW_KEYS = {
+    "arms": _STUDY_RUN_KEYS,
+    "data-efficiency": _STUDY_RUN_KEYS,
+    "gradcam": ("arm", "seed", "run", "has_gradcam"),
+}
 GRADCAM_ARRAYS = ("images", "heatmaps", "labels", "predicted", "indices")
 
 
@@ -99,8 +143,12 @@ def load_groups(results_root: Path) -> list[RunGroup]:
 
 def check_run(run: Run) -> None:
     """Raise UserError naming the file when a run lacks something the report shows."""
-    contents = {"metrics.json": run.metrics, "summary.json": run.summary,
-                "manifest.json": run.manifest, "config.json": run.config}
+    contents = {
+        "metrics.json": run.metrics,
+        "summary.json": run.summary,
+        "manifest.json": run.manifest,
+        "config.json": run.config,
+    }
     for name, keys in _REQUIRED.items():
         missing = [key for key in keys if key not in contents[name]]
         if missing:
@@ -129,21 +177,23 @@ def provenance(groups: list[RunGroup]) -> dict:
         for run in group.runs:
             manifest, data = run.manifest, run.manifest["data"]
             versions = manifest["versions"]
-            entries.append({
-                "model": group.label,
-                "seed": run.config["seed"],
-                "profile": run.config["profile"],
-                "data": data["source"],
-                "synthetic": bool(data["synthetic"]),
-                "sha256": data.get("sha256", ""),
-                "verified": bool(data.get("verified", False)),
-                "commit": manifest["git"]["commit"][:10] + (" (dirty)" if manifest["git"].get("dirty") else ""),
-                "keras": versions.get("keras"),
-                "backend": versions.get("backend") or "tensorflow",
-                "tensorflow": versions.get("tensorflow"),
-                "device": f"{manifest['device']['name']} ({manifest['device']['kind'].upper()})",
-                "finished": manifest["finished_at"],
-            })
+            entries.append(
+                {
+                    "model": group.label,
+                    "seed": run.config["seed"],
+                    "profile": run.config["profile"],
+                    "data": data["source"],
+                    "synthetic": bool(data["synthetic"]),
+                    "sha256": data.get("sha256", ""),
+                    "verified": bool(data.get("verified", False)),
+                    "commit": manifest["git"]["commit"][:10] + (" (dirty)" if manifest["git"].get("dirty") else ""),
+                    "keras": versions.get("keras"),
+                    "backend": versions.get("backend") or "tensorflow",
+                    "tensorflow": versions.get("tensorflow"),
+                    "device": f"{manifest['device']['name']} ({manifest['device']['kind'].upper()})",
+                    "finished": manifest["finished_at"],
+                }
+            )
 
     def distinct(key: str) -> str:
         return ", ".join(dict.fromkeys(str(entry[key]) for entry in entries))
@@ -171,8 +221,14 @@ class Studies:
     def rows(self, study: str, arm: str | None = None, fraction: float | None = None) -> list[dict]:
         """The study's rows, optionally of one arm and fraction, by seed (empty when not run)."""
         rows = self.summaries.get(study, {}).get("runs", [])
-        return sorted((row for row in rows if arm in (None, row["arm"])
-                       and (fraction is None or row.get("fraction") == fraction)), key=lambda row: row["seed"])
+        return sorted(
+            (
+                row
+                for row in rows
+                if arm in (None, row["arm"]) and (fraction is None or row.get("fraction") == fraction)
+            ),
+            key=lambda row: row["seed"],
+        )
 
     def run(self, row: dict) -> Run:
         return self.runs[row["run"]]
@@ -208,8 +264,11 @@ def load_studies(root: Path | str | None) -> Studies | None:
     root = Path(root)
     if not root.is_dir():
         raise UserError(f"{root}: no such studies directory (run `cifarcmp study` first)")
-    summaries = {study: _checked_summary(root / study / "summary.json", study)
-                 for study in STUDIES if (root / study / "summary.json").is_file()}
+    summaries = {
+        study: _checked_summary(root / study / "summary.json", study)
+        for study in STUDIES
+        if (root / study / "summary.json").is_file()
+    }
     runs: dict[str, Run] = {}
     for study, summary in summaries.items():
         for row in summary["runs"]:
@@ -223,10 +282,16 @@ def _checked_summary(path: Path, study: str) -> dict:
         summary = json.loads(path.read_text())
     except (OSError, ValueError) as error:
         raise UserError(f"{path}: unreadable ({error}); rerun `cifarcmp study --studies {study}`") from None
-    if not isinstance(summary, dict) or summary.get("study") != study or not isinstance(summary.get("runs"), list) \
-            or not summary["runs"] or not isinstance(summary.get("synthetic"), bool):
-        raise UserError(f"{path}: not the summary of the {study} study "
-                        "(needs study, synthetic and a non-empty runs list)")
+    if (
+        not isinstance(summary, dict)
+        or summary.get("study") != study
+        or not isinstance(summary.get("runs"), list)
+        or not summary["runs"]
+        or not isinstance(summary.get("synthetic"), bool)
+    ):
+        raise UserError(
+            f"{path}: not the summary of the {study} study (needs study, synthetic and a non-empty runs list)"
+        )
     for number, row in enumerate(summary["runs"], start=1):
         missing = [key for key in _STUDY_ROW_KEYS[study] if not isinstance(row, dict) or key not in row]
         if missing:
@@ -238,8 +303,11 @@ def _checked_summary(path: Path, study: str) -> dict:
         if not isinstance(row["seed"], int) or row["arm"] not in LABELS:
             raise UserError(f"{path}: run {number} has arm {row['arm']!r}, seed {row['seed']!r}")
         if study != "gradcam":
-            bad = [key for key in ("test_accuracy", "val_accuracy", "train_accuracy")
-                   if not isinstance(row[key], (int, float)) or not 0 <= row[key] <= 1]
+            bad = [
+                key
+                for key in ("test_accuracy", "val_accuracy", "train_accuracy")
+                if not isinstance(row[key], (int, float)) or not 0 <= row[key] <= 1
+            ]
             if bad or not isinstance(row["fraction"], (int, float)) or not 0 < row["fraction"] <= 1:
                 raise UserError(f"{path}: run {number} has {bad[0] if bad else 'fraction'} outside 0..1")
     return summary
@@ -251,8 +319,10 @@ def _study_run(root: Path, relative: str, summary_path: Path) -> Run:
     except UserError as error:
         raise UserError(f"{summary_path}: lists run {relative}, which is missing or unfinished ({error})") from None
     if len(run.history) != run.metrics.get("epochs_run"):
-        raise UserError(f"{run.path / 'history.csv'}: holds {len(run.history)} epochs, metrics.json says "
-                        f"epochs_run is {run.metrics.get('epochs_run')}")
+        raise UserError(
+            f"{run.path / 'history.csv'}: holds {len(run.history)} epochs, metrics.json says "
+            f"epochs_run is {run.metrics.get('epochs_run')}"
+        )
     return run
 
 
@@ -263,11 +333,16 @@ def data_efficiency_series(studies: Studies | None) -> dict[str, dict[str, np.nd
     series = {}
     for arm in dict.fromkeys(row["arm"] for row in studies.rows("data-efficiency")):
         fractions = sorted({row["fraction"] for row in studies.rows("data-efficiency", arm)})
-        spreads = [stats.seed_spread([row["test_accuracy"] for row in studies.rows("data-efficiency", arm, fraction)])
-                   for fraction in fractions]
-        series[arm] = {"fraction": np.array(fractions), "mean": np.array([spread["mean"] for spread in spreads]),
-                       "std": np.array([np.nan if spread["std"] is None else spread["std"] for spread in spreads]),
-                       "n": np.array([spread["n"] for spread in spreads])}
+        spreads = [
+            stats.seed_spread([row["test_accuracy"] for row in studies.rows("data-efficiency", arm, fraction)])
+            for fraction in fractions
+        ]
+        series[arm] = {
+            "fraction": np.array(fractions),
+            "mean": np.array([spread["mean"] for spread in spreads]),
+            "std": np.array([np.nan if spread["std"] is None else spread["std"] for spread in spreads]),
+            "n": np.array([spread["n"] for spread in spreads]),
+        }
     return series
 
 
@@ -280,10 +355,13 @@ def read_gradcam(run: Run) -> dict:
     path = run.path / "gradcam.npz"
     maps = read_npz(path, GRADCAM_ARRAYS)
     count = maps["images"].shape[0]
-    if maps["images"].ndim != 4 or maps["heatmaps"].ndim != 3 or \
-            any(maps[key].shape[0] != count for key in GRADCAM_ARRAYS):
+    if (
+        maps["images"].ndim != 4
+        or maps["heatmaps"].ndim != 3
+        or any(maps[key].shape[0] != count for key in GRADCAM_ARRAYS)
+    ):
         raise UserError(f"{path}: images {maps['images'].shape} and heat maps {maps['heatmaps'].shape} do not match")
-    if maps["heatmaps"].size and not (0 <= maps["heatmaps"].min() and maps["heatmaps"].max() <= 1 + 1e-6):
+    if maps["heatmaps"].size and not (maps["heatmaps"].min() >= 0 and maps["heatmaps"].max() <= 1 + 1e-6):
         raise UserError(f"{path}: heat maps must lie in [0, 1]")
     return maps
 
@@ -299,8 +377,9 @@ def gradcam_panels(studies: Studies | None, per_class: int = 2) -> dict | None:
         return None
     seed = min(row["seed"] for row in rows)
     maps = {row["arm"]: read_gradcam(studies.run(row)) for row in rows if row["seed"] == seed}
-    positions = {arm: {int(index): place for place, index in enumerate(arrays["indices"])}
-                 for arm, arrays in maps.items()}
+    positions = {
+        arm: {int(index): place for place, index in enumerate(arrays["indices"])} for arm, arrays in maps.items()
+    }
     first = next(iter(maps))
     by_class: dict[int, list[int]] = {}
     for place, index in enumerate(maps[first]["indices"]):
@@ -315,7 +394,12 @@ def gradcam_panels(studies: Studies | None, per_class: int = 2) -> dict | None:
     def take(arm: str, key: str) -> np.ndarray:
         return np.stack([maps[arm][key][positions[arm][index]] for index in chosen])
 
-    return {"seed": seed, "arms": list(maps), "images": take(first, "images"), "labels": take(first, "labels"),
-            "heatmaps": {arm: take(arm, "heatmaps") for arm in maps},
-            "predicted": {arm: take(arm, "predicted") for arm in maps},
-            "class_names": evaluation.class_names(studies.run(rows[0]))}
+    return {
+        "seed": seed,
+        "arms": list(maps),
+        "images": take(first, "images"),
+        "labels": take(first, "labels"),
+        "heatmaps": {arm: take(arm, "heatmaps") for arm in maps},
+        "predicted": {arm: take(arm, "predicted") for arm in maps},
+        "class_names": evaluation.class_names(studies.run(rows[0])),
+    }

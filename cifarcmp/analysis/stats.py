@@ -34,9 +34,7 @@ def _as_labels(labels, name: str = "labels", n_classes: int | None = None) -> np
 def _as_probabilities(probabilities, labels: np.ndarray) -> np.ndarray:
     probabilities = np.asarray(probabilities, dtype=np.float64)
     if probabilities.ndim != 2 or probabilities.shape[0] != labels.shape[0]:
-        raise ValueError(
-            f"probabilities must be (N, n_classes) with N = {labels.shape[0]}, got {probabilities.shape}"
-        )
+        raise ValueError(f"probabilities must be (N, n_classes) with N = {labels.shape[0]}, got {probabilities.shape}")
     if labels.size == 0:
         raise ValueError("need at least one example")
     if labels.max() >= probabilities.shape[1] or labels.min() < 0:
@@ -122,9 +120,7 @@ def largest_class_differences(f1_a, f1_b, class_names, k: int) -> list[dict]:
     f1_a, f1_b = np.asarray(f1_a, dtype=np.float64), np.asarray(f1_b, dtype=np.float64)
     class_names = list(class_names)
     if f1_a.ndim != 1 or f1_a.shape != f1_b.shape or len(class_names) != f1_a.size:
-        raise ValueError(
-            f"f1_a {f1_a.shape}, f1_b {f1_b.shape} and {len(class_names)} class names must agree"
-        )
+        raise ValueError(f"f1_a {f1_a.shape}, f1_b {f1_b.shape} and {len(class_names)} class names must agree")
     if not 0 <= k <= f1_a.size:
         raise ValueError(f"k must lie in 0..{f1_a.size}, got {k}")
     difference = f1_a - f1_b
@@ -181,9 +177,7 @@ def regularised_incomplete_beta(a: float, b: float, x: float) -> float:
     if x >= 1.0:
         return 1.0
     # The prefactor x^a (1-x)^b / (a B(a, b)) in logs, so large a and b do not overflow.
-    log_front = (
-        math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
-    )
+    log_front = math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
     if x < (a + 1.0) / (a + b + 2.0):
         return math.exp(log_front) * _beta_continued_fraction(a, b, x) / a
     return 1.0 - math.exp(log_front) * _beta_continued_fraction(b, a, 1.0 - x) / b
@@ -323,7 +317,7 @@ def seed_spread(values) -> dict:
 
 
 def format_spread(values, percent: bool = True, decimals: int | None = None) -> str:
-    """"95.1 ± 0.2 % (mean ± std, n = 3)", or "95.1 % (single run)" for one value.
+    """ "95.1 ± 0.2 % (mean ± std, n = 3)", or "95.1 % (single run)" for one value.
 
     With `percent`, values are fractions and are shown times 100 with one decimal; otherwise
     they are shown as they are with three decimals (losses, ECE). `decimals` overrides either.

@@ -168,9 +168,7 @@ def _checked(source, x_train, y_train, x_test, y_test, class_names, layout) -> A
             raise UserError(f"{source}: labels outside 0..9; this is not CIFAR-10")
     if len(class_names) != 10:
         raise UserError(f"{source}: the batch metadata names {len(class_names)} classes, not 10")
-    return Arrays(
-        np.ascontiguousarray(x_train), y_train, np.ascontiguousarray(x_test), y_test, class_names, layout
-    )
+    return Arrays(np.ascontiguousarray(x_train), y_train, np.ascontiguousarray(x_test), y_test, class_names, layout)
 
 
 def write_archive(path: Path, arrays: Arrays, layout: str = "python") -> None:

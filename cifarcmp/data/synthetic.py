@@ -30,17 +30,25 @@ def _images(generator: np.random.Generator, count: int) -> tuple[np.ndarray, np.
     generator.shuffle(labels)
     # Colour: ten well separated hues; orientation: ten angles over half a turn.
     palette = np.array(
-        [[200, 60, 60], [60, 200, 60], [60, 60, 200], [200, 200, 60], [200, 60, 200],
-         [60, 200, 200], [230, 140, 40], [120, 120, 120], [140, 40, 230], [40, 140, 90]],
+        [
+            [200, 60, 60],
+            [60, 200, 60],
+            [60, 60, 200],
+            [200, 200, 60],
+            [200, 60, 200],
+            [60, 200, 200],
+            [230, 140, 40],
+            [120, 120, 120],
+            [140, 40, 230],
+            [40, 140, 90],
+        ],
         dtype=np.float32,
     )
     angles = labels * (np.pi / 10)
     rows, columns = np.mgrid[0:32, 0:32].astype(np.float32)
     wavelength = generator.uniform(4.0, 9.0, size=count).astype(np.float32)
     phase = generator.uniform(0, 2 * np.pi, size=count).astype(np.float32)
-    position = (
-        np.cos(angles)[:, None, None] * columns + np.sin(angles)[:, None, None] * rows
-    ).astype(np.float32)
+    position = (np.cos(angles)[:, None, None] * columns + np.sin(angles)[:, None, None] * rows).astype(np.float32)
     stripes = np.sin(2 * np.pi * position / wavelength[:, None, None] + phase[:, None, None])
     brightness = generator.uniform(0.6, 1.2, size=(count, 1, 1, 1)).astype(np.float32)
     # Colour matches the class only 60% of the time, so the stripes' orientation must be learnt.

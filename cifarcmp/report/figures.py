@@ -42,8 +42,11 @@ def sample_grid(images: np.ndarray, labels: np.ndarray, class_names: list[str], 
 
 
 def model_curves(
-    model: str, histories: list[dict[str, np.ndarray]], best_epochs: list[int],
-    max_epochs: int, seeds: list[int] | None = None,
+    model: str,
+    histories: list[dict[str, np.ndarray]],
+    best_epochs: list[int],
+    max_epochs: int,
+    seeds: list[int] | None = None,
 ) -> Figure:
     """Loss and accuracy, train (dashed) and validation (solid), for the runs of one model.
 
@@ -59,10 +62,17 @@ def model_curves(
         for axis, key in ((loss_axis, "loss"), (accuracy_axis, "accuracy")):
             scale = 100.0 if key == "accuracy" else 1.0
             # Markers as well as lines: a one-epoch run is a single point and would not show.
-            axis.plot(epochs, history[key] * scale, "--o", color=model_colour, alpha=0.7, markersize=3,
-                      label=f"train{suffix}")
-            axis.plot(epochs, history[f"val_{key}"] * scale, "-o", color=model_colour, markersize=3,
-                      label=f"validation{suffix}")
+            axis.plot(
+                epochs, history[key] * scale, "--o", color=model_colour, alpha=0.7, markersize=3, label=f"train{suffix}"
+            )
+            axis.plot(
+                epochs,
+                history[f"val_{key}"] * scale,
+                "-o",
+                color=model_colour,
+                markersize=3,
+                label=f"validation{suffix}",
+            )
             axis.axvline(best_epoch, color="grey", linestyle=":", linewidth=1)
             if epochs[-1] < max_epochs:
                 axis.plot(epochs[-1], history[f"val_{key}"][-1] * scale, "x", color="black", markersize=8)
@@ -82,8 +92,9 @@ def overlaid_curves(curves: dict[str, list[dict[str, np.ndarray]]]) -> Figure:
         for index, history in enumerate(histories):
             name = label(model, short=True) if index == 0 else None
             loss_axis.plot(history["epoch"], history["val_loss"], "-o", color=model_colour, markersize=3, label=name)
-            accuracy_axis.plot(history["epoch"], history["val_accuracy"] * 100.0, "-o", color=model_colour,
-                               markersize=3, label=name)
+            accuracy_axis.plot(
+                history["epoch"], history["val_accuracy"] * 100.0, "-o", color=model_colour, markersize=3, label=name
+            )
     loss_axis.set(title="validation loss", xlabel="epoch", ylabel="cross-entropy")
     accuracy_axis.set(title="validation accuracy", xlabel="epoch", ylabel="accuracy (%)")
     accuracy_axis.legend(fontsize=8)
@@ -105,14 +116,23 @@ def confusion_figure(counts: np.ndarray, class_names: list[str], title: str) -> 
     percent = np.divide(counts * 100.0, totals, out=np.zeros(counts.shape), where=totals > 0)
     figure = Figure(figsize=(5.8, 10.4), dpi=100, layout="constrained")
     figure.suptitle(title, fontsize=10)
-    panels = ((counts, "test images", "counts", max(1, int(counts.max()))),
-              (percent, "% of the true class", "row-normalised (% of each true class)", 100))
+    panels = (
+        (counts, "test images", "counts", max(1, int(counts.max()))),
+        (percent, "% of the true class", "row-normalised (% of each true class)", 100),
+    )
     for axis, (values, unit, heading, top) in zip(figure.subplots(2, 1), panels):
         image = axis.imshow(values, cmap="Blues", vmin=0, vmax=top)
         for (row, column), value in np.ndenumerate(values):
             if value:
-                axis.text(column, row, f"{value:.0f}", ha="center", va="center", fontsize=7,
-                          color="white" if value > top / 2 else "black")
+                axis.text(
+                    column,
+                    row,
+                    f"{value:.0f}",
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if value > top / 2 else "black",
+                )
         axis.set_xticks(range(len(class_names)), class_names, rotation=60, fontsize=8)
         axis.set_yticks(range(len(class_names)), class_names, fontsize=8)
         axis.set_xlabel("predicted", fontsize=9)
@@ -135,10 +155,27 @@ def reliability_diagrams(panels: list[tuple[str, str, list[dict], float]]) -> Fi
         filled = [entry for entry in bins if entry["count"]]
         lefts = [entry["lower"] for entry in filled]
         widths = [entry["upper"] - entry["lower"] for entry in filled]
-        axis.bar(lefts, [entry["accuracy"] for entry in filled], width=widths, align="edge",
-                 color=colour(model), edgecolor="black", linewidth=0.5, label="accuracy")
-        axis.bar(lefts, [entry["confidence"] for entry in filled], width=widths, align="edge", fill=False,
-                 hatch="///", edgecolor="tab:red", linewidth=0.8, label="mean confidence")
+        axis.bar(
+            lefts,
+            [entry["accuracy"] for entry in filled],
+            width=widths,
+            align="edge",
+            color=colour(model),
+            edgecolor="black",
+            linewidth=0.5,
+            label="accuracy",
+        )
+        axis.bar(
+            lefts,
+            [entry["confidence"] for entry in filled],
+            width=widths,
+            align="edge",
+            fill=False,
+            hatch="///",
+            edgecolor="tab:red",
+            linewidth=0.8,
+            label="mean confidence",
+        )
         axis.plot([0, 1], [0, 1], "--", color="grey", linewidth=1, label="calibrated")
         axis.set(xlim=(0, 1), ylim=(0, 1))
         axis.set_xlabel("confidence (largest probability)", fontsize=8)
@@ -160,8 +197,9 @@ def mistake_gallery(items: list[dict], title: str, columns: int = 6) -> Figure:
             item = items[index]
             # Nearest-neighbour: the 32 x 32 pixels as the model saw them, not smoothed.
             axis.imshow(item["image"], interpolation="nearest")
-            axis.set_title(f"true: {item['true']}\npred: {item['predicted']}\n{item['confidence'] * 100:.1f} %",
-                           fontsize=7.5)
+            axis.set_title(
+                f"true: {item['true']}\npred: {item['predicted']}\n{item['confidence'] * 100:.1f} %", fontsize=7.5
+            )
     return figure
 
 
@@ -192,14 +230,18 @@ def data_efficiency_curve(series: dict[str, dict[str, np.ndarray]]) -> Figure:
     ticks = sorted(fractions)
     axis.set_xticks(ticks, [f"{value * 100:g} %" for value in ticks])
     axis.minorticks_off()  # only the fractions that were run are labelled
-    axis.set(xlabel="fraction of the training split (log scale)", ylabel="test accuracy (%)",
-             title="Data efficiency")
+    axis.set(xlabel="fraction of the training split (log scale)", ylabel="test accuracy (%)", title="Data efficiency")
     axis.legend(fontsize=8)
     return figure
 
 
-def gradcam_grid(images: np.ndarray, labels: np.ndarray, heatmaps: dict[str, np.ndarray],
-                 predicted: dict[str, np.ndarray], class_names: list[str]) -> Figure:
+def gradcam_grid(
+    images: np.ndarray,
+    labels: np.ndarray,
+    heatmaps: dict[str, np.ndarray],
+    predicted: dict[str, np.ndarray],
+    class_names: list[str],
+) -> Figure:
     """One row per test image: the image, then each arm's heat map over it, titled with its prediction.
 
     `images` is K x 32 x 32 x 3 (uint8), `labels` K; `heatmaps[arm]` is K x h x w in [0, 1] (h and
@@ -221,8 +263,9 @@ def gradcam_grid(images: np.ndarray, labels: np.ndarray, heatmaps: dict[str, np.
         for column, arm in enumerate(arms, start=1):
             axis = axes[row, column]
             axis.imshow(image, interpolation="nearest")
-            axis.imshow(heatmaps[arm][row], cmap="jet", alpha=0.45, vmin=0, vmax=1, extent=extent,
-                        interpolation="bilinear")
+            axis.imshow(
+                heatmaps[arm][row], cmap="jet", alpha=0.45, vmin=0, vmax=1, extent=extent, interpolation="bilinear"
+            )
             guess = int(predicted[arm][row])
             verdict = "right" if guess == int(labels[row]) else "wrong"
             axis.set_title(f"{label(arm)}\npred: {class_names[guess]} ({verdict})", fontsize=7)

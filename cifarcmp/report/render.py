@@ -43,9 +43,9 @@ from cifarcmp.report.tables import arms_table, build_tables, to_markdown, write_
 STUDIES_COMMAND = "make report STUDIES=arms,data-efficiency,gradcam"
 STUDY_DESCRIPTIONS = {
     "arms": "ResNet50 fine-tuned (the seed's), ResNet50 as a frozen feature extractor, ResNet50 from random "
-            "initialisation, and the CNN, on the same split",
+    "initialisation, and the CNN, on the same split",
     "data-efficiency": "the fine-tuned, frozen and scratch arms on stratified fractions of the training split "
-                       "(1 %, 10 %, 100 % by default)",
+    "(1 %, 10 %, 100 % by default)",
     "gradcam": "Grad-CAM heat maps of two test images per class for every arm",
 }
 # Number formatting in templates goes through the same functions as the tables' cells.
@@ -60,8 +60,9 @@ FILTERS = {
 }
 
 
-def render(results_root: Path | str, out_dir: Path | str = paths.GENERATED_DIR,
-           templates_dir: Path | str = paths.TEMPLATES_DIR) -> None:
+def render(
+    results_root: Path | str, out_dir: Path | str = paths.GENERATED_DIR, templates_dir: Path | str = paths.TEMPLATES_DIR
+) -> None:
     """Render every page and download into `out_dir`, replacing it only once all are written."""
     results_root, out_dir = Path(results_root).resolve(), Path(out_dir).resolve()
     groups = load_groups(results_root)
@@ -136,15 +137,18 @@ def _studies_context(studies: Studies | None, main_synthetic: bool, tables: dict
     }
 
 
-def _render_into(work: Path, groups: list[RunGroup], studies: Studies | None, results_root: Path,
-                 out_dir: Path, templates_dir: Path) -> None:
+def _render_into(
+    work: Path, groups: list[RunGroup], studies: Studies | None, results_root: Path, out_dir: Path, templates_dir: Path
+) -> None:
     context = build_context(groups, studies)
     context["downloads"] = {name: write_table(table, work / "tables") for name, table in context["tables"].items()}
 
     first = groups[0].runs[0]
     samples = first.samples
-    figures.save(figures.sample_grid(samples["images"][:40], samples["labels"][:40],
-                                     first.manifest["data"]["class_names"]), work / "figures" / "samples.png")
+    figures.save(
+        figures.sample_grid(samples["images"][:40], samples["labels"][:40], first.manifest["data"]["class_names"]),
+        work / "figures" / "samples.png",
+    )
 
     env = environment(templates_dir)
     for kind in ("pages", "snippets"):
@@ -165,13 +169,19 @@ def _render_into(work: Path, groups: list[RunGroup], studies: Studies | None, re
     # Paths relative to the final out_dir, so a committed docs/generated/ works on any checkout.
     site = {
         "results_root": os.path.relpath(results_root, out_dir),
-        "runs": [{"model": group.model, "seed": run.config["seed"], "path": os.path.relpath(run.path, out_dir)}
-                 for group in groups for run in group.runs],
+        "runs": [
+            {"model": group.model, "seed": run.config["seed"], "path": os.path.relpath(run.path, out_dir)}
+            for group in groups
+            for run in group.runs
+        ],
         "synthetic": context["synthetic"],
     }
     (work / "run.json").write_text(json.dumps(site, indent=2) + "\n")
-    record = {"studies_root": os.path.relpath(studies.root.resolve(), out_dir) if studies else None,
-              "studies": list(studies.summaries) if studies else [], "synthetic": context["studies"]["synthetic"]}
+    record = {
+        "studies_root": os.path.relpath(studies.root.resolve(), out_dir) if studies else None,
+        "studies": list(studies.summaries) if studies else [],
+        "synthetic": context["studies"]["synthetic"],
+    }
     (work / "studies.json").write_text(json.dumps(record, indent=2) + "\n")
 
 

@@ -54,9 +54,21 @@ def to_markdown(table: Table) -> str:
 
 
 _LATEX_ESCAPES = {
-    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-    "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
-    "±": r"$\pm$", "—": "---", "–": "--", "×": r"$\times$", "→": r"$\rightarrow$",
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "±": r"$\pm$",
+    "—": "---",
+    "–": "--",
+    "×": r"$\times$",
+    "→": r"$\rightarrow$",
 }
 
 
@@ -95,14 +107,15 @@ def write_table(table: Table, directory: Path) -> dict[str, str]:
     directory.mkdir(parents=True, exist_ok=True)
     contents = {"CSV": to_csv(table), "LaTeX": to_latex(table), "Markdown": to_markdown_file(table)}
     names = {}
-    for label, suffix in DOWNLOAD_SUFFIXES.items():
+    for kind, suffix in DOWNLOAD_SUFFIXES.items():
         name = table.name + suffix
-        (directory / name).write_text(contents[label], encoding="utf-8")
-        names[label] = name
+        (directory / name).write_text(contents[kind], encoding="utf-8")
+        names[kind] = name
     return names
 
 
 # The main pages' tables ------------------------------------------------------------------------
+
 
 def describe_rates(rates: list[float], limit: int = 4) -> str:
     """Per-epoch learning rates, runs of equal values folded: "0.01 (epochs 1–10), 0.009048 (epoch 11)".
@@ -121,7 +134,7 @@ def describe_rates(rates: list[float], limit: int = 4) -> str:
 
 
 def _epochs_cell(group) -> str:
-    """"5 of 6 (early stop)", or "5.3 ± 0.6 of 6 (n = 3; min 5, max 6; 2 stopped early)"."""
+    """ "5 of 6 (early stop)", or "5.3 ± 0.6 of 6 (n = 3; min 5, max 6; 2 stopped early)"."""
     stopped = sum(bool(run.metrics["stopped_early"]) for run in group.runs)
     maximum = f"of {group.config['epochs']}"
     if group.count == 1:
@@ -136,8 +149,11 @@ def comparison_table(groups, synthetic: bool) -> Table:
     for group in groups:
         reference = SEED_REPORT.get(group.model, {})
         rates = [row["learning_rate"] for row in group.runs[0].history]
-        rate = format_rate(rates[0]) if format_rate(rates[0]) == format_rate(rates[-1]) \
+        rate = (
+            format_rate(rates[0])
+            if format_rate(rates[0]) == format_rate(rates[-1])
             else f"{format_rate(rates[0])} → {format_rate(rates[-1])}"
+        )
         ours = [
             _epochs_cell(group),
             format_stat(group.metric("best_epoch"), 0 if group.count == 1 else 1),
@@ -154,21 +170,57 @@ def comparison_table(groups, synthetic: bool) -> Table:
             format_count(group.runs[0].metrics["test_images"]),
             *_compute_cells(group),
         ]
-        seed = [reference.get(key, NOT_REPORTED) for key in (
-            "epochs", "best_epoch", "learning_rate", "batch_size", "train_accuracy", "val_accuracy",
-            "test_accuracy", "test_loss", "parameters", "trainable", "wall", "throughput", "test_images",
-            "epoch_time", "forward_flops", "training_flops", "accuracy_per_compute")]
+        seed = [
+            reference.get(key, NOT_REPORTED)
+            for key in (
+                "epochs",
+                "best_epoch",
+                "learning_rate",
+                "batch_size",
+                "train_accuracy",
+                "val_accuracy",
+                "test_accuracy",
+                "test_loss",
+                "parameters",
+                "trainable",
+                "wall",
+                "throughput",
+                "test_images",
+                "epoch_time",
+                "forward_flops",
+                "training_flops",
+                "accuracy_per_compute",
+            )
+        ]
         columns += [f"{group.label} ({spread_label(group.count)})", f"{group.label}: seed report (reference)"]
         cells += [ours, seed]
-    labels = ["Epochs run (of maximum)", "Best epoch (lowest validation loss)", "Learning rate (first → last epoch)",
-              "Batch size", "Train accuracy (chosen weights)", "Validation accuracy (chosen weights)", "Test accuracy",
-              "Test loss", "Parameters", "Trainable parameters", "Wall time", "Training throughput (images/s)",
-              "Test images", "Wall time per epoch (training and validation)",
-              "Forward FLOPs per image (counted)", "Training compute (counted FLOPs)",
-              "Test accuracy per training PFLOP"]
+    labels = [
+        "Epochs run (of maximum)",
+        "Best epoch (lowest validation loss)",
+        "Learning rate (first → last epoch)",
+        "Batch size",
+        "Train accuracy (chosen weights)",
+        "Validation accuracy (chosen weights)",
+        "Test accuracy",
+        "Test loss",
+        "Parameters",
+        "Trainable parameters",
+        "Wall time",
+        "Training throughput (images/s)",
+        "Test images",
+        "Wall time per epoch (training and validation)",
+        "Forward FLOPs per image (counted)",
+        "Training compute (counted FLOPs)",
+        "Test accuracy per training PFLOP",
+    ]
     rows = [[label] + [column[index] for column in cells] for index, label in enumerate(labels)]
-    return Table("comparison", "Our runs beside the seed report's published figures (reference columns; "
-                 "— where the seed report gives none).", columns, rows, synthetic)
+    return Table(
+        "comparison",
+        "Our runs beside the seed report's published figures (reference columns; — where the seed report gives none).",
+        columns,
+        rows,
+        synthetic,
+    )
 
 
 def _compute_cells(group) -> list[str]:
@@ -179,7 +231,9 @@ def _compute_cells(group) -> list[str]:
     if not all(counted):
         return [format_duration(epoch_seconds), NOT_RECORDED, NOT_RECORDED, NOT_RECORDED]
     training = [compute["training_flops"] for compute in counted]
-    per_petaflop = [accuracy_per_petaflop(run.metrics["test_accuracy"], flops) for run, flops in zip(group.runs, training)]
+    per_petaflop = [
+        accuracy_per_petaflop(run.metrics["test_accuracy"], flops) for run, flops in zip(group.runs, training)
+    ]
     return [
         format_duration(epoch_seconds),
         format_flops([compute["forward_flops_per_image"] for compute in counted]),
@@ -189,12 +243,25 @@ def _compute_cells(group) -> list[str]:
 
 
 def headline_table(groups, synthetic: bool) -> Table:
-    rows = [[group.label, format_percent(group.metric("test_accuracy")), format_stat(group.metric("test_loss"), 4),
-             _epochs_cell(group), format_count(group.runs[0].metrics["parameters"]["total"]),
-             format_duration(group.metric("wall_seconds")), spread_label(group.count)] for group in groups]
-    return Table("headline", "Test-set results of this build's runs.",
-                 ["Model", "Test accuracy", "Test loss", "Epochs run", "Parameters", "Wall time", "Runs"],
-                 rows, synthetic)
+    rows = [
+        [
+            group.label,
+            format_percent(group.metric("test_accuracy")),
+            format_stat(group.metric("test_loss"), 4),
+            _epochs_cell(group),
+            format_count(group.runs[0].metrics["parameters"]["total"]),
+            format_duration(group.metric("wall_seconds")),
+            spread_label(group.count),
+        ]
+        for group in groups
+    ]
+    return Table(
+        "headline",
+        "Test-set results of this build's runs.",
+        ["Model", "Test accuracy", "Test loss", "Epochs run", "Parameters", "Wall time", "Runs"],
+        rows,
+        synthetic,
+    )
 
 
 def counts_tables(groups, synthetic: bool) -> list[Table]:
@@ -205,30 +272,63 @@ def counts_tables(groups, synthetic: bool) -> list[Table]:
     tables = []
     for group, data in chosen:
         counts = data["counts"]
-        rows = [[name] + [format_count(counts[split][index]) for split in ("train", "validation", "test")]
-                for index, name in enumerate(data["class_names"])]
+        rows = [
+            [name] + [format_count(counts[split][index]) for split in ("train", "validation", "test")]
+            for index, name in enumerate(data["class_names"])
+        ]
         rows.append(["Total"] + [format_count(sum(counts[split])) for split in ("train", "validation", "test")])
         scope = "every run" if len(chosen) == 1 else f"the {group.label} runs"
         name = "counts" if len(chosen) == 1 else f"counts-{group.model}"
-        tables.append(Table(name, f"Images per class in each split, as used by {scope}.",
-                            ["Class", "Train", "Validation", "Test"], rows, synthetic))
+        tables.append(
+            Table(
+                name,
+                f"Images per class in each split, as used by {scope}.",
+                ["Class", "Train", "Validation", "Test"],
+                rows,
+                synthetic,
+            )
+        )
     return tables
 
 
 def layer_table(group, synthetic: bool) -> Table:
     summary = group.runs[0].summary
-    rows = [[layer["name"], layer["type"], layer["output_shape"], format_count(layer["params"]),
-             "yes" if layer["trainable"] else "no"] for layer in summary["layers"]]
-    return Table(f"layers-{group.model}", f"{group.label}: layers as built (summary.json).",
-                 ["Layer", "Type", "Output shape", "Parameters", "Trainable"], rows, synthetic,
-                 align=["l", "l", "l", "r", "l"])
+    rows = [
+        [
+            layer["name"],
+            layer["type"],
+            layer["output_shape"],
+            format_count(layer["params"]),
+            "yes" if layer["trainable"] else "no",
+        ]
+        for layer in summary["layers"]
+    ]
+    return Table(
+        f"layers-{group.model}",
+        f"{group.label}: layers as built (summary.json).",
+        ["Layer", "Type", "Output shape", "Parameters", "Trainable"],
+        rows,
+        synthetic,
+        align=["l", "l", "l", "r", "l"],
+    )
 
 
 def parameters_table(groups, synthetic: bool) -> Table:
-    rows = [[group.label] + [format_count(group.runs[0].summary[key]) for key in
-                             ("total_params", "trainable_params", "non_trainable_params")] for group in groups]
-    return Table("parameters", "Parameter counts (summary.json).",
-                 ["Model", "Total", "Trainable", "Non-trainable"], rows, synthetic)
+    rows = [
+        [group.label]
+        + [
+            format_count(group.runs[0].summary[key])
+            for key in ("total_params", "trainable_params", "non_trainable_params")
+        ]
+        for group in groups
+    ]
+    return Table(
+        "parameters",
+        "Parameter counts (summary.json).",
+        ["Model", "Total", "Trainable", "Non-trainable"],
+        rows,
+        synthetic,
+    )
 
 
 def protocol_table(groups, synthetic: bool) -> Table:
@@ -241,40 +341,76 @@ def protocol_table(groups, synthetic: bool) -> Table:
         else:
             size = f"{config['image_size']} px"
         patience = config["early_stopping_patience"]
-        splits = {split: sum(group.runs[0].manifest["data"]["counts"][split]) for split in ("train", "validation", "test")}
-        cells.append([
-            str(config.get("weights", NOT_REPORTED)),
-            size,
-            f"SGD, momentum {config['momentum']:g}, sparse categorical cross-entropy",
-            format_rate(config["learning_rate"]),
-            f"constant for {config['lr_constant_epochs']} epochs, then × exp(−{config['lr_decay_per_epoch']:g}) per epoch",
-            describe_rates([row["learning_rate"] for row in history]),
-            str(config["batch_size"]),
-            str(config["epochs"]),
-            f"on validation loss, patience {patience}, best weights restored" if patience else "off",
-            f"{format_count(splits['train'])} train / {format_count(splits['validation'])} validation "
-            f"(stratified, seeded) / {format_count(splits['test'])} test",
-            ", ".join(str(seed) for seed in group.seeds),
-        ])
+        splits = {
+            split: sum(group.runs[0].manifest["data"]["counts"][split]) for split in ("train", "validation", "test")
+        }
+        cells.append(
+            [
+                str(config.get("weights", NOT_REPORTED)),
+                size,
+                f"SGD, momentum {config['momentum']:g}, sparse categorical cross-entropy",
+                format_rate(config["learning_rate"]),
+                f"constant for {config['lr_constant_epochs']} epochs, then × exp(−{config['lr_decay_per_epoch']:g}) per epoch",
+                describe_rates([row["learning_rate"] for row in history]),
+                str(config["batch_size"]),
+                str(config["epochs"]),
+                f"on validation loss, patience {patience}, best weights restored" if patience else "off",
+                f"{format_count(splits['train'])} train / {format_count(splits['validation'])} validation "
+                f"(stratified, seeded) / {format_count(splits['test'])} test",
+                ", ".join(str(seed) for seed in group.seeds),
+            ]
+        )
         columns.append(group.label)
-    labels = ["Initial weights", "Input size", "Optimiser and loss", "Initial learning rate", "Schedule (config.json)",
-              "Rates used (history.csv)", "Batch size", "Maximum epochs", "Early stopping", "Split (images)", "Seeds"]
+    labels = [
+        "Initial weights",
+        "Input size",
+        "Optimiser and loss",
+        "Initial learning rate",
+        "Schedule (config.json)",
+        "Rates used (history.csv)",
+        "Batch size",
+        "Maximum epochs",
+        "Early stopping",
+        "Split (images)",
+        "Seeds",
+    ]
     rows = [[label] + [column[index] for column in cells] for index, label in enumerate(labels)]
-    return Table("protocol", "The training protocol as run, from each run's config.json and history.csv.",
-                 columns, rows, synthetic, align=["l"] * len(columns))
+    return Table(
+        "protocol",
+        "The training protocol as run, from each run's config.json and history.csv.",
+        columns,
+        rows,
+        synthetic,
+        align=["l"] * len(columns),
+    )
 
 
 def rates_table(group, synthetic: bool) -> Table:
     planned = group.config["lr_schedule"]
-    rows = [[str(row["epoch"]), format_rate(planned[row["epoch"] - 1]) if row["epoch"] <= len(planned) else NOT_REPORTED,
-             format_rate(row["learning_rate"])] for row in group.runs[0].history]
-    return Table(f"learning-rates-{group.model}", f"{group.label}: learning rate per epoch, planned and used.",
-                 ["Epoch", "Planned (config.json)", "Used (history.csv)"], rows, synthetic)
+    rows = [
+        [
+            str(row["epoch"]),
+            format_rate(planned[row["epoch"] - 1]) if row["epoch"] <= len(planned) else NOT_REPORTED,
+            format_rate(row["learning_rate"]),
+        ]
+        for row in group.runs[0].history
+    ]
+    return Table(
+        f"learning-rates-{group.model}",
+        f"{group.label}: learning rate per epoch, planned and used.",
+        ["Epoch", "Planned (config.json)", "Used (history.csv)"],
+        rows,
+        synthetic,
+    )
 
 
 def build_tables(groups, synthetic: bool) -> dict[str, Table]:
-    tables = [comparison_table(groups, synthetic), headline_table(groups, synthetic),
-              parameters_table(groups, synthetic), protocol_table(groups, synthetic)]
+    tables = [
+        comparison_table(groups, synthetic),
+        headline_table(groups, synthetic),
+        parameters_table(groups, synthetic),
+        protocol_table(groups, synthetic),
+    ]
     tables += counts_tables(groups, synthetic)
     tables += [layer_table(group, synthetic) for group in groups]
     tables += [rates_table(group, synthetic) for group in groups]
@@ -287,21 +423,46 @@ def arms_table(studies, synthetic: bool) -> Table:
     for arm in dict.fromkeys(row["arm"] for row in studies.rows("arms")):
         arm_rows = studies.rows("arms", arm)
         epoch_seconds = [mean_epoch_seconds(studies.run(row).history) for row in arm_rows]
-        devices = dict.fromkeys(f"{row['device'].get('name', '?')} ({str(row['device'].get('kind', '?')).upper()})"
-                                for row in arm_rows)
+        devices = dict.fromkeys(
+            f"{row['device'].get('name', '?')} ({str(row['device'].get('kind', '?')).upper()})" for row in arm_rows
+        )
         parameters = arm_rows[0]["parameters"]
-        rows.append([
-            label(arm), str(len(arm_rows)), format_percent([row["test_accuracy"] for row in arm_rows]),
-            format_duration(epoch_seconds), format_duration([row["wall_seconds"] for row in arm_rows]),
-            format_stat([row["train_images_per_second"] for row in arm_rows], 1), ", ".join(devices),
-            f"{parameters['total']:,} / {parameters['trainable']:,}",
-            format_flops([row["forward_flops_per_image"] for row in arm_rows]),
-            format_flops([row["training_flops"] for row in arm_rows]),
-            format_stat([accuracy_per_petaflop(row["test_accuracy"], row["training_flops"]) for row in arm_rows], 1),
-        ])
-    return Table("studies-arms", "Compute accounting per arm (arms study): wall time per epoch (training and "
-                 "validation) and in all, training throughput, device, parameters, FLOPs counted from the layers, "
-                 "and test accuracy (%) per training PFLOP.",
-                 ["Arm", "Runs", "Test accuracy", "Wall time per epoch", "Wall time in all", "Train images/s",
-                  "Device", "Parameters (total / trainable)", "Forward FLOPs per image", "Training FLOPs",
-                  "Accuracy per PFLOP"], rows, synthetic, align=["l", "r", "r", "r", "r", "r", "l", "r", "r", "r", "r"])
+        rows.append(
+            [
+                label(arm),
+                str(len(arm_rows)),
+                format_percent([row["test_accuracy"] for row in arm_rows]),
+                format_duration(epoch_seconds),
+                format_duration([row["wall_seconds"] for row in arm_rows]),
+                format_stat([row["train_images_per_second"] for row in arm_rows], 1),
+                ", ".join(devices),
+                f"{parameters['total']:,} / {parameters['trainable']:,}",
+                format_flops([row["forward_flops_per_image"] for row in arm_rows]),
+                format_flops([row["training_flops"] for row in arm_rows]),
+                format_stat(
+                    [accuracy_per_petaflop(row["test_accuracy"], row["training_flops"]) for row in arm_rows], 1
+                ),
+            ]
+        )
+    return Table(
+        "studies-arms",
+        "Compute accounting per arm (arms study): wall time per epoch (training and "
+        "validation) and in all, training throughput, device, parameters, FLOPs counted from the layers, "
+        "and test accuracy (%) per training PFLOP.",
+        [
+            "Arm",
+            "Runs",
+            "Test accuracy",
+            "Wall time per epoch",
+            "Wall time in all",
+            "Train images/s",
+            "Device",
+            "Parameters (total / trainable)",
+            "Forward FLOPs per image",
+            "Training FLOPs",
+            "Accuracy per PFLOP",
+        ],
+        rows,
+        synthetic,
+        align=["l", "r", "r", "r", "r", "r", "l", "r", "r", "r", "r"],
+    )

@@ -5,7 +5,7 @@ on random uint8 images at batch 64, after one warm-up step (which builds the gra
 steady-state cost of the seed's protocol, not of data loading. From it, the time one epoch of
 45,000 images would take, which is what planning a `paper` run needs.
 
-    python -m cifarcmp.bench [--steps N] [--upsampling 1 2 7]
+    python -m cifarcmp.train.bench [--steps N] [--upsampling 1 2 7]
 """
 
 from __future__ import annotations

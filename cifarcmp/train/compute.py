@@ -24,9 +24,7 @@ def forward_flops_per_image(model: keras.Model) -> int:
 
 
 def training_flops_per_image(model: keras.Model) -> int:
-    return sum(
-        _layer_flops(layer) * (BACKWARD_FACTOR if layer.trainable else 1) for layer in _leaf_layers(model)
-    )
+    return sum(_layer_flops(layer) * (BACKWARD_FACTOR if layer.trainable else 1) for layer in _leaf_layers(model))
 
 
 def _leaf_layers(model):

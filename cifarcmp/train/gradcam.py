@@ -49,7 +49,7 @@ def split_at(model: keras.Model, layer_name: str) -> tuple[keras.Model, keras.Mo
     feature_model = keras.Model(image, x)
     features = keras.Input(shape=tuple(x.shape[1:]))
     y = features
-    for layer in layers[position + 1:]:
+    for layer in layers[position + 1 :]:
         y = _without_softmax(layer)(y) if layer is layers[-1] else layer(y)
     return feature_model, keras.Model(features, y)
 

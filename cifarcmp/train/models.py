@@ -155,13 +155,15 @@ def summary(model: keras.Model) -> dict:
     rows = []
     for layer in model.layers:
         shape = layer.output.shape if hasattr(layer, "output") else None
-        rows.append({
-            "name": layer.name,
-            "type": type(layer).__name__,
-            "output_shape": str(tuple(shape)) if shape is not None else "",
-            "params": int(layer.count_params()) if layer.built else 0,
-            "trainable": bool(layer.trainable),
-        })
+        rows.append(
+            {
+                "name": layer.name,
+                "type": type(layer).__name__,
+                "output_shape": str(tuple(shape)) if shape is not None else "",
+                "params": int(layer.count_params()) if layer.built else 0,
+                "trainable": bool(layer.trainable),
+            }
+        )
     counts = parameter_counts(model)
     return {
         "name": model.name,

@@ -37,11 +37,12 @@ def manifest(dataset, counts: dict, started: float) -> dict:
 
 
 def _iso(timestamp: float) -> str:
-    return datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc).isoformat(timespec="seconds")
+    return datetime.datetime.fromtimestamp(timestamp, datetime.UTC).isoformat(timespec="seconds")
 
 
 def git_state() -> dict:
     """The commit the code came from and whether the work tree differed from it (results/ aside)."""
+
     def git(*arguments):
         return subprocess.run(
             ["git", *arguments], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=10, check=True
@@ -102,9 +103,10 @@ def device() -> dict:
 
 def _cpu_name() -> str:
     try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
     except OSError:
         pass
     return platform.processor() or platform.machine() or sys.platform

@@ -21,10 +21,11 @@ import numpy as np
 
 from cifarcmp import results
 from cifarcmp.analysis import stats
-from cifarcmp.data import source as data, splits
-from cifarcmp.train import compute, gradcam, models, provenance
 from cifarcmp.config import RunConfig, learning_rate_for_epoch
+from cifarcmp.data import source as data
+from cifarcmp.data import splits
 from cifarcmp.errors import UserError
+from cifarcmp.train import compute, gradcam, models, provenance
 
 SAMPLES_PER_CLASS = 10
 GALLERY_SIZE = 24
@@ -59,9 +60,7 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
     """
 
     def __init__(self, state_dir: Path, patience: int):
-        super().__init__(
-            monitor="val_loss", patience=patience or 10**9, restore_best_weights=True, verbose=1
-        )
+        super().__init__(monitor="val_loss", patience=patience or 10**9, restore_best_weights=True, verbose=1)
         self.state_file = state_dir / "early_stopping.json"
         self.weights_file = state_dir / "best.weights.h5"
 
@@ -128,7 +127,9 @@ def train(config: RunConfig, out: Path, force: bool = False) -> Path:
     forward = compute.forward_flops_per_image(model)
     metrics["compute"] = {
         "forward_flops_per_image": forward,
-        "training_flops": float(compute.training_flops_per_image(model)) * metrics["train_images"] * metrics["epochs_run"],
+        "training_flops": float(compute.training_flops_per_image(model))
+        * metrics["train_images"]
+        * metrics["epochs_run"],
         "counted": "Conv2D and Dense multiply-adds x 2 plus biases; training: 3 x forward for trainable "
         "layers, 1 x for frozen ones, per training image seen",
     }
@@ -192,10 +193,15 @@ def _split(dataset: data.Dataset, config: RunConfig) -> dict:
     test = splits.stratified_subset(dataset.y_test, config.test_subset, config.seed)
     train_sample = train[splits.stratified_subset(dataset.y_train[train], len(validation), config.seed)]
     return {
-        "x_train_sample": dataset.x_train[train_sample], "y_train_sample": dataset.y_train[train_sample],
-        "x_train": dataset.x_train[train], "y_train": dataset.y_train[train],
-        "x_val": dataset.x_train[validation], "y_val": dataset.y_train[validation],
-        "x_test": dataset.x_test[test], "y_test": dataset.y_test[test], "test_indices": test,
+        "x_train_sample": dataset.x_train[train_sample],
+        "y_train_sample": dataset.y_train[train_sample],
+        "x_train": dataset.x_train[train],
+        "y_train": dataset.y_train[train],
+        "x_val": dataset.x_train[validation],
+        "y_val": dataset.y_train[validation],
+        "x_test": dataset.x_test[test],
+        "y_test": dataset.y_test[test],
+        "test_indices": test,
     }
 
 
@@ -209,9 +215,13 @@ def _fit(model, config: RunConfig, split: dict, checkpoints: Path) -> ResumableE
         keras.callbacks.BackupAndRestore(str(checkpoints / "backup")),
     ]
     model.fit(
-        split["x_train"], split["y_train"],
+        split["x_train"],
+        split["y_train"],
         validation_data=(split["x_val"], split["y_val"]),
-        batch_size=config.batch_size, epochs=config.epochs, shuffle=True, callbacks=callbacks,
+        batch_size=config.batch_size,
+        epochs=config.epochs,
+        shuffle=True,
+        callbacks=callbacks,
         # A live progress bar on a terminal; one line per epoch in logs (CI, make, redirected output).
         verbose=1 if sys.stdout.isatty() else 2,
     )
@@ -267,7 +277,6 @@ def _evaluate(model, split: dict, history: list[dict], early_stopping_state: dic
     }
 
 
-
 def _write_results(work, config, dataset, split, model, history, metrics, started) -> None:
     results.write_json(work / "summary.json", models.summary(model))
     results.write_history(work / "history.csv", history)
@@ -300,8 +309,11 @@ def _write_results(work, config, dataset, split, model, history, metrics, starte
     maps, predicted = gradcam.heatmaps(model, gradcam.FEATURE_LAYER[config.model], split["x_test"][positions])
     np.savez_compressed(
         work / "gradcam.npz",
-        images=split["x_test"][positions], heatmaps=maps, labels=split["y_test"][positions].astype(np.int64),
-        predicted=predicted.astype(np.int64), indices=split["test_indices"][positions].astype(np.int64),
+        images=split["x_test"][positions],
+        heatmaps=maps,
+        labels=split["y_test"][positions].astype(np.int64),
+        predicted=predicted.astype(np.int64),
+        indices=split["test_indices"][positions].astype(np.int64),
     )
     # The manifest goes last: its "complete" status is what marks the directory as finished.
     results.write_json(work / "manifest.json", provenance.manifest(dataset, counts, started))

@@ -55,8 +55,15 @@ def plan(studies, profile, seeds, fractions, root: Path, **overrides) -> dict[st
     planned = {}
     if "arms" in studies or "gradcam" in studies:
         planned["arms"] = [
-            (arm, 1.0, seed, config.resolve_arm(arm, profile, seed=seed, **overrides), root / "arms" / arm / f"seed-{seed}")
-            for arm in config.ARMS for seed in seeds
+            (
+                arm,
+                1.0,
+                seed,
+                config.resolve_arm(arm, profile, seed=seed, **overrides),
+                root / "arms" / arm / f"seed-{seed}",
+            )
+            for arm in config.ARMS
+            for seed in seeds
         ]
     if "data-efficiency" in studies:
         runs = []
@@ -64,7 +71,8 @@ def plan(studies, profile, seeds, fractions, root: Path, **overrides) -> dict[st
             for fraction in fractions:
                 for seed in seeds:
                     folder = (
-                        root / "arms" / arm / f"seed-{seed}" if fraction == 1
+                        root / "arms" / arm / f"seed-{seed}"
+                        if fraction == 1
                         else root / "data-efficiency" / arm / f"fraction-{fraction:g}" / f"seed-{seed}"
                     )
                     run_config = config.resolve_arm(arm, profile, seed=seed, train_fraction=fraction, **overrides)
@@ -86,7 +94,9 @@ def run(studies: list[str], profile: str, seeds: list[int], fractions: list[floa
             if results.read_json(folder / "config.json") != json.loads(json.dumps(run_config.to_dict())):
                 raise UserError(f"{folder}: holds a finished run with other settings; move it away to rerun the study")
             continue
-        print(f"study run {number}/{len(todo)}: {run_config.name}, fraction {run_config.train_fraction:g}, seed {run_config.seed}")
+        print(
+            f"study run {number}/{len(todo)}: {run_config.name}, fraction {run_config.train_fraction:g}, seed {run_config.seed}"
+        )
         try:
             train(run_config, folder)
         except UserError as error:
@@ -107,11 +117,18 @@ def _summary(study: str, planned: dict, profile: str, root: Path) -> dict:
         run = results.load_run(folder)  # a run that failed or vanished stops here, with its name
         metrics = run.metrics
         row = {
-            "arm": arm, "fraction": fraction, "seed": seed, "run": folder.relative_to(root).as_posix(),
-            "test_accuracy": metrics["test_accuracy"], "test_loss": metrics["test_loss"],
-            "val_accuracy": metrics["val_accuracy"], "train_accuracy": metrics["train_accuracy"],
-            "train_images": metrics["train_images"], "epochs_run": metrics["epochs_run"],
-            "best_epoch": metrics["best_epoch"], "train_seconds": metrics["train_seconds"],
+            "arm": arm,
+            "fraction": fraction,
+            "seed": seed,
+            "run": folder.relative_to(root).as_posix(),
+            "test_accuracy": metrics["test_accuracy"],
+            "test_loss": metrics["test_loss"],
+            "val_accuracy": metrics["val_accuracy"],
+            "train_accuracy": metrics["train_accuracy"],
+            "train_images": metrics["train_images"],
+            "epochs_run": metrics["epochs_run"],
+            "best_epoch": metrics["best_epoch"],
+            "train_seconds": metrics["train_seconds"],
             "wall_seconds": metrics["wall_seconds"],
             "train_images_per_second": metrics["train_images_per_second"],
             "forward_flops_per_image": metrics["compute"]["forward_flops_per_image"],
