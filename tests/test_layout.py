@@ -1,0 +1,98 @@
+"""The package's layout holds: stages import only downwards, no cycles, and rendering needs no Keras.
+
+Each folder's docstring (cifarcmp/<stage>/__init__.py) says what it may import; these tests read
+every import statement of the package, those inside functions included, and hold it to that.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from cifarcmp.paths import PROJECT_ROOT
+from fixtures import write_fixture_run
+
+PACKAGE = PROJECT_ROOT / "cifarcmp"
+HEAVY = ("keras", "tensorflow", "jax", "torch")
+# What each stage must never import (a prefix of a module name).
+FORBIDDEN = {
+    "data": ("cifarcmp.train", "cifarcmp.analysis", "cifarcmp.report", "cifarcmp.cli", "jinja2", "matplotlib"),
+    "analysis": (*HEAVY, "cifarcmp.train", "cifarcmp.data", "cifarcmp.report", "cifarcmp.cli", "jinja2", "matplotlib"),
+    "report": (*HEAVY, "cifarcmp.train", "cifarcmp.data", "cifarcmp.cli"),
+    "results": (*HEAVY, "cifarcmp.train", "cifarcmp.analysis", "cifarcmp.report", "cifarcmp.cli"),
+}
+
+
+def _imports(path: Path) -> set[str]:
+    """Every module `path` imports, at the top or inside a function (relative imports resolved)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = path.relative_to(PROJECT_ROOT).with_suffix("").parts[: -node.level]
+                base = ".".join([*parts, base] if base else parts)
+            found.add(base)
+            found.update(f"{base}.{alias.name}" for alias in node.names)
+    return found
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PROJECT_ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def test_each_stage_imports_only_what_its_docstring_allows():
+    breaches = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        stage = path.relative_to(PACKAGE).parts[0].removesuffix(".py")
+        for imported in _imports(path):
+            if any(imported == prefix or imported.startswith(prefix + ".") for prefix in FORBIDDEN.get(stage, ())):
+                breaches.append(f"{path.relative_to(PROJECT_ROOT)} imports {imported}")
+    assert not breaches, "\n".join(breaches)
+
+
+def test_no_import_cycles():
+    modules = {_module_name(path): path for path in PACKAGE.rglob("*.py")}
+    graph = {}
+    for name, path in modules.items():
+        targets = set()
+        for imported in _imports(path):
+            while imported and imported not in modules:
+                imported = imported.rpartition(".")[0]
+            if imported and imported != "cifarcmp" and imported != name:
+                targets.add(imported)
+        graph[name] = targets
+
+    def reaches(start: str, goal: str, seen: set[str]) -> bool:
+        for target in graph.get(start, ()):
+            if target == goal or (target not in seen and (seen.add(target) or reaches(target, goal, seen))):
+                return True
+        return False
+
+    cycles = [name for name in graph if reaches(name, name, set())]
+    assert not cycles, f"modules on an import cycle: {', '.join(sorted(cycles))}"
+
+
+def test_render_runs_without_loading_keras_or_a_backend(tmp_path):
+    results = tmp_path / "results"
+    for model in ("resnet50", "cnn"):
+        write_fixture_run(results / model / "seed-0", model)
+    probe = (
+        "import sys, json\n"
+        "from cifarcmp.cli import main\n"
+        f"code = main(['render', {str(results)!r}, '--out', {str(tmp_path / 'generated')!r}])\n"
+        f"print(json.dumps([code, sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r})]))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    code, heavy = json.loads(result.stdout.strip().splitlines()[-1])
+    assert code == 0 and heavy == []
+    assert (tmp_path / "generated" / "comparison.md").is_file()
