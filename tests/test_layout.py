@@ -12,8 +12,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from cifarcmp.paths import PROJECT_ROOT
 from fixtures import write_fixture_run
+
+from cifarcmp.paths import PROJECT_ROOT
 
 PACKAGE = PROJECT_ROOT / "cifarcmp"
 HEAVY = ("keras", "tensorflow", "jax", "torch")
