@@ -240,8 +240,8 @@ def test_evidence_sections_hold_intervals_per_class_calibration_and_confusion(tm
     html = (out / "snippets" / "evidence-accuracy.html").read_text()
     assert "<table>" in html and 'id="table-evidence-accuracy"' in html
     assert (
-        'href="generated/tables/evidence-accuracy.csv" download' in html
-        or 'download href="generated/tables/evidence-accuracy.csv"' in html
+        'href="../generated/tables/evidence-accuracy.csv" download' in html
+        or 'download href="../generated/tables/evidence-accuracy.csv"' in html
     )
 
 
