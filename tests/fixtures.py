@@ -263,3 +263,67 @@ def _probabilities(labels, accuracy, rng, correct=None) -> np.ndarray:
 
 def _write_json(path: Path, data: dict) -> None:
     path.write_text(json.dumps(data, indent=2) + "\n")
+
+
+# The study arms' models, and counted training FLOPs per training image and epoch (about as
+# train/compute.py counts them at 32 px).
+ARM_MODELS = {"resnet50": "resnet50", "resnet50-frozen": "resnet50", "resnet50-random": "resnet50", "cnn": "cnn"}
+FLOPS_PER_IMAGE_EPOCH = {"resnet50": 4.9e8, "cnn": 1.25e8}
+
+
+def write_fixture_study(root: Path, study: str, specs: list[dict]) -> None:
+    """Runs of `specs` (arm, fraction, seed, and write_fixture_run options) and the study's summary."""
+    rows = []
+    for spec in specs:
+        spec = dict(spec)
+        arm, fraction, seed = spec.pop("arm"), spec.pop("fraction", 1.0), spec.pop("seed", 0)
+        flops = spec.pop("training_flops", None)
+        relative = f"arms/{arm}/seed-{seed}" if fraction == 1 else f"{study}/{arm}/fraction-{fraction:g}/seed-{seed}"
+        if not (root / relative / "manifest.json").is_file():
+            write_fixture_run(root / relative, ARM_MODELS[arm], seed=seed, **spec)
+        metrics = json.loads((root / relative / "metrics.json").read_text())
+        train_images = round(4500 * fraction)
+        rows.append(
+            {
+                "arm": arm,
+                "fraction": fraction,
+                "seed": seed,
+                "run": relative,
+                **{
+                    key: metrics[key]
+                    for key in (
+                        "test_accuracy",
+                        "test_loss",
+                        "val_accuracy",
+                        "train_accuracy",
+                        "epochs_run",
+                        "best_epoch",
+                        "train_seconds",
+                        "wall_seconds",
+                        "train_images_per_second",
+                        "parameters",
+                    )
+                },
+                "train_images": train_images,
+                "forward_flops_per_image": 1.6e8,
+                "training_flops": flops
+                or FLOPS_PER_IMAGE_EPOCH[ARM_MODELS[arm]] * train_images * metrics["epochs_run"],
+                "device": {"kind": "cpu", "name": "fixture CPU", "count": 2},
+                "synthetic": True,
+            }
+        )
+    if study == "gradcam":
+        rows = [
+            {
+                "arm": row["arm"],
+                "seed": row["seed"],
+                "run": row["run"],
+                "synthetic": True,
+                "has_gradcam": (root / row["run"] / "gradcam.npz").is_file(),
+            }
+            for row in rows
+        ]
+    (root / study).mkdir(parents=True, exist_ok=True)
+    (root / study / "summary.json").write_text(
+        json.dumps({"schema_version": 1, "study": study, "profile": "smoke", "synthetic": True, "runs": rows}, indent=2)
+    )

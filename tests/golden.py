@@ -11,67 +11,20 @@ Regenerate the copy only when a page is meant to change, and say why in the comm
 
 from __future__ import annotations
 
-import json
 import shutil
 import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
-from fixtures import write_fixture_run
+from fixtures import write_fixture_run, write_fixture_study
 
 GOLDEN_DIR = Path(__file__).resolve().parent / "golden"
 TEXT_SUFFIXES = {".md", ".html", ".csv", ".tex", ".txt", ".json"}
-ARM_MODELS = {"resnet50": "resnet50", "resnet50-frozen": "resnet50", "resnet50-random": "resnet50", "cnn": "cnn"}
-FLOPS_PER_IMAGE_EPOCH = {"resnet50": 4.9e8, "cnn": 1.25e8}
 
 
 def _mask(right: int, total: int = 200, shift: int = 0) -> np.ndarray:
     return np.roll(np.arange(total) < right, shift)
-
-
-def _write_study(root: Path, study: str, specs: list[dict]) -> None:
-    rows = []
-    for spec in specs:
-        spec = dict(spec)
-        arm, fraction, seed = spec.pop("arm"), spec.pop("fraction", 1.0), spec.pop("seed", 0)
-        relative = f"arms/{arm}/seed-{seed}" if fraction == 1 else f"{study}/{arm}/fraction-{fraction:g}/seed-{seed}"
-        if not (root / relative / "manifest.json").is_file():
-            write_fixture_run(root / relative, ARM_MODELS[arm], seed=seed, **spec)
-        metrics = json.loads((root / relative / "metrics.json").read_text())
-        train_images = round(4500 * fraction)
-        rows.append(
-            {
-                "arm": arm,
-                "fraction": fraction,
-                "seed": seed,
-                "run": relative,
-                **{
-                    key: metrics[key]
-                    for key in (
-                        "test_accuracy",
-                        "test_loss",
-                        "val_accuracy",
-                        "train_accuracy",
-                        "epochs_run",
-                        "best_epoch",
-                        "train_seconds",
-                        "wall_seconds",
-                        "train_images_per_second",
-                        "parameters",
-                    )
-                },
-                "train_images": train_images,
-                "forward_flops_per_image": 1.6e8,
-                "training_flops": FLOPS_PER_IMAGE_EPOCH[ARM_MODELS[arm]] * train_images * metrics["epochs_run"],
-                "device": {"kind": "cpu", "name": "fixture CPU", "count": 2},
-                "synthetic": True,
-            }
-        )
-    (root / study).mkdir(parents=True, exist_ok=True)
-    (root / study / "summary.json").write_text(
-        json.dumps({"schema_version": 1, "study": study, "profile": "smoke", "synthetic": True, "runs": rows}, indent=2)
-    )
 
 
 def write_golden_results(root: Path) -> Path:
@@ -97,7 +50,7 @@ def write_golden_results(root: Path) -> Path:
             {"arm": "resnet50-random", "seed": seed, "epochs": 6, "best_epoch": 5, "correct": _mask(120 + seed)},
             {"arm": "cnn", "seed": seed, "epochs": 10, "best_epoch": 7, "correct": _mask(140 + 2 * seed)},
         ]
-    _write_study(studies, "arms", arms)
+    write_fixture_study(studies, "arms", arms)
     efficiency = []
     for fraction, scale in ((0.1, 0.8), (1.0, 1.0)):
         for seed in (0, 1):
@@ -108,7 +61,7 @@ def write_golden_results(root: Path) -> Path:
                     if fraction != 1
                     else spec
                 )
-    _write_study(studies, "data-efficiency", efficiency)
+    write_fixture_study(studies, "data-efficiency", efficiency)
     return main
 
 

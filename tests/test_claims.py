@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fixtures import write_fixture_run
+from fixtures import write_fixture_run, write_fixture_study
 
 from cifarcmp.analysis import claims, measures
 from cifarcmp.analysis.claims import INCONCLUSIVE, NOT_SUPPORTED, NOT_TESTED, SUPPORTED
@@ -22,79 +22,17 @@ from cifarcmp.report.figures import data_efficiency_curve, gradcam_grid
 from cifarcmp.report.render import render
 from cifarcmp.report.site import load_studies_site
 
-ARM_MODELS = {"resnet50": "resnet50", "resnet50-frozen": "resnet50", "resnet50-random": "resnet50", "cnn": "cnn"}
-# Counted training FLOPs per training image and epoch, about as compute.py counts them at 32 px.
-FLOPS_PER_IMAGE_EPOCH = {"resnet50": 4.9e8, "cnn": 1.25e8}
-
 
 def _mask(right: int, total: int = 200) -> np.ndarray:
     """The first `right` of `total` test images answered correctly."""
     return np.arange(total) < right
 
 
-def _write_study(root: Path, study: str, specs: list[dict]) -> None:
-    """Runs of `specs` (arm, fraction, seed, and write_fixture_run options) and the study's summary."""
-    rows = []
-    for spec in specs:
-        spec = dict(spec)
-        arm, fraction, seed = spec.pop("arm"), spec.pop("fraction", 1.0), spec.pop("seed", 0)
-        flops = spec.pop("training_flops", None)
-        relative = f"arms/{arm}/seed-{seed}" if fraction == 1 else f"{study}/{arm}/fraction-{fraction:g}/seed-{seed}"
-        if not (root / relative / "manifest.json").is_file():
-            write_fixture_run(root / relative, ARM_MODELS[arm], seed=seed, **spec)
-        metrics = json.loads((root / relative / "metrics.json").read_text())
-        train_images = round(4500 * fraction)
-        rows.append(
-            {
-                "arm": arm,
-                "fraction": fraction,
-                "seed": seed,
-                "run": relative,
-                **{
-                    key: metrics[key]
-                    for key in (
-                        "test_accuracy",
-                        "test_loss",
-                        "val_accuracy",
-                        "train_accuracy",
-                        "epochs_run",
-                        "best_epoch",
-                        "train_seconds",
-                        "wall_seconds",
-                        "train_images_per_second",
-                        "parameters",
-                    )
-                },
-                "train_images": train_images,
-                "forward_flops_per_image": 1.6e8,
-                "training_flops": flops
-                or FLOPS_PER_IMAGE_EPOCH[ARM_MODELS[arm]] * train_images * metrics["epochs_run"],
-                "device": {"kind": "cpu", "name": "fixture CPU", "count": 2},
-                "synthetic": True,
-            }
-        )
-    if study == "gradcam":
-        rows = [
-            {
-                "arm": row["arm"],
-                "seed": row["seed"],
-                "run": row["run"],
-                "synthetic": True,
-                "has_gradcam": (root / row["run"] / "gradcam.npz").is_file(),
-            }
-            for row in rows
-        ]
-    (root / study).mkdir(parents=True, exist_ok=True)
-    (root / study / "summary.json").write_text(
-        json.dumps({"schema_version": 1, "study": study, "profile": "smoke", "synthetic": True, "runs": rows}, indent=2)
-    )
-
-
 def _arms(root: Path, resnet: dict, cnn: dict, **others: dict) -> Path:
     specs = [{"arm": "resnet50", **resnet}, {"arm": "cnn", **cnn}] + [
         {"arm": arm, **spec} for arm, spec in others.items()
     ]
-    _write_study(root, "arms", specs)
+    write_fixture_study(root, "arms", specs)
     return root
 
 
@@ -155,7 +93,7 @@ def test_measurements_on_a_history():
 
 
 def test_data_scarcity_uses_the_smallest_fraction_and_the_better_resnet_on_validation(tmp_path):
-    _write_study(
+    write_fixture_study(
         tmp_path,
         "data-efficiency",
         [
@@ -279,7 +217,7 @@ def test_render_without_studies_says_how_to_run_them(tmp_path):
 
 def test_render_with_studies_writes_verdicts_tables_and_downloads(tmp_path):
     root = _arms(tmp_path / "studies-main", dict(RESNET_FAST, gallery=True), CNN_SLOW)
-    _write_study(
+    write_fixture_study(
         root,
         "data-efficiency",
         [
@@ -324,7 +262,7 @@ def test_gradcam_panels_pair_the_same_test_images_across_arms(tmp_path):
             predicted=np.zeros(20, np.int64),
             indices=indices,
         )
-    _write_study(root, "gradcam", [{"arm": "resnet50", **RESNET_FAST}, {"arm": "cnn", **CNN_SLOW}])
+    write_fixture_study(root, "gradcam", [{"arm": "resnet50", **RESNET_FAST}, {"arm": "cnn", **CNN_SLOW}])
     panels = gradcam_panels(load_studies(root), per_class=1)
     assert panels["arms"] == ["resnet50", "cnn"] and len(panels["images"]) == 10
     assert panels["heatmaps"]["cnn"].shape == (10, 13, 13)
