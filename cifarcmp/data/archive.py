@@ -48,8 +48,6 @@ RECORD_BYTES = 1 + IMAGE_BYTES
 # The release's own sizes: anything larger is not CIFAR-10 and is refused before it is read.
 CLASSES = 10
 BATCH_IMAGES = 10_000
-TRAIN_IMAGES = len(TRAIN_BATCHES) * BATCH_IMAGES
-TEST_IMAGES = BATCH_IMAGES
 # The largest file is a python batch pickle (about 31 MB; a binary batch is 30,730,000 bytes).
 MAX_MEMBER_BYTES = 40_000_000
 # The official archives hold 8 or 9 entries (a folder, the batches, the metadata, a readme).
@@ -270,7 +268,7 @@ def _parse_python(source: Path, members: dict) -> Arrays:
     if meta_name in members:
         meta = _unpickle(source, PYTHON_META, members[meta_name]())
         class_names = _python_class_names(source, meta.get("label_names"))
-    return _checked(source, x_train, y_train, x_test, y_test, class_names, "python")
+    return _checked(x_train, y_train, x_test, y_test, class_names, "python")
 
 
 def _python_batch(source: Path, members: dict, name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -314,6 +312,8 @@ def _label_array(source: Path, name: str, labels) -> np.ndarray:
 
 
 def _check_batch_count(source: Path, name: str, count: int) -> None:
+    # Five training batches and one test batch of at most 10,000 images each also bound the
+    # splits by CIFAR-10's 50,000 and 10,000.
     if count > BATCH_IMAGES:
         raise _refuse(source, f"{name} holds {count:,} images, more than a CIFAR-10 batch ({BATCH_IMAGES:,})")
 
@@ -363,7 +363,7 @@ def _parse_binary(source: Path, members: dict) -> Arrays:
     if meta_name in members:
         lines = [line.strip() for line in _decoded(source, BINARY_META, members[meta_name]()).splitlines()]
         class_names = _checked_class_names(source, BINARY_META, [line for line in lines if line])
-    return _checked(source, x_train, y_train, x_test, y_test, class_names, "binary")
+    return _checked(x_train, y_train, x_test, y_test, class_names, "binary")
 
 
 def _binary_batch(source: Path, members: dict, name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -378,15 +378,8 @@ def _binary_batch(source: Path, members: dict, name: str) -> tuple[np.ndarray, n
     return records[:, 1:].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1), labels
 
 
-def _checked(source, x_train, y_train, x_test, y_test, class_names, layout) -> Arrays:
-    """The split totals (each batch has been checked on its own) and one contiguous array per split."""
-    train_count, test_count = sum(len(labels) for labels in y_train), len(y_test)
-    if train_count > TRAIN_IMAGES:
-        raise _refuse(
-            source, f"the training batches hold {train_count:,} images, more than CIFAR-10's {TRAIN_IMAGES:,}"
-        )
-    if test_count > TEST_IMAGES:
-        raise _refuse(source, f"the test batch holds {test_count:,} images, more than CIFAR-10's {TEST_IMAGES:,}")
+def _checked(x_train, y_train, x_test, y_test, class_names, layout) -> Arrays:
+    """One contiguous array per split; every batch has been checked on its own already."""
     x_train, y_train = np.concatenate(x_train), np.concatenate(y_train)
     return Arrays(np.ascontiguousarray(x_train), y_train, np.ascontiguousarray(x_test), y_test, class_names, layout)
 
