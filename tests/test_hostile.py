@@ -11,6 +11,7 @@ import gzip
 import io
 import pickle
 import resource
+import struct
 import tarfile
 import zipfile
 
@@ -293,3 +294,28 @@ def test_the_unchanged_release_reads(tmp_path, arrays, layout, packed):
     """So that each refusal above is the change's doing, not the helper's."""
     read = data.load(str(release(tmp_path, arrays, layout, packed=packed)))
     assert read.class_names == arrays.class_names and len(read.x_train) == 50 and len(read.x_test) == 20
+
+
+def python2_batch(images: np.ndarray, labels) -> bytes:
+    """A batch as the official release's Python 2 cPickle (protocol 2) wrote it, opcode by opcode:
+    byte strings as BINSTRING, the array rebuilt by numpy.core.multiarray._reconstruct and BUILD."""
+    rows, columns = images.shape
+    raw = images.tobytes()
+    array = b"".join(
+        [
+            b"cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\nK\x00\x85U\x01b\x87R",
+            b"(K\x01M" + struct.pack("<H", rows) + b"M" + struct.pack("<H", columns) + b"\x86",
+            b"cnumpy\ndtype\nU\x02u1K\x00K\x01\x87R(K\x03U\x01|NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb",
+            b"\x89T" + struct.pack("<I", len(raw)) + raw + b"tb",
+        ]
+    )
+    label_list = b"](" + b"".join(b"K" + bytes([label]) for label in labels) + b"e"
+    return b"\x80\x02}(U\x04data" + array + b"U\x06labels" + label_list + b"u."
+
+
+def test_python2_batches_as_the_official_release_writes_them_still_read(tmp_path, arrays):
+    images = arrays.x_test.transpose(0, 3, 1, 2).reshape(len(arrays.x_test), 3072)
+    batch = python2_batch(np.ascontiguousarray(images), [int(label) for label in arrays.y_test])
+    read = data.load(str(release(tmp_path, arrays, "python", {"test_batch": batch})))
+    np.testing.assert_array_equal(read.x_test, arrays.x_test)
+    np.testing.assert_array_equal(read.y_test, arrays.y_test)

@@ -71,12 +71,12 @@ def _refuse(source, problem: str) -> UserError:
     return UserError("".join(character if character.isprintable() else ascii(character)[1:-1] for character in message))
 
 
-# numpy rebuilds a pickled array in two steps, both sized by the pickle itself:
-# `_reconstruct(ndarray, shape, dtype)` allocates an (uninitialised) array of that shape, then the
+# numpy rebuilds a pickled array in two steps, each sized by the pickle itself:
+# `_reconstruct(ndarray, shape, dtype)` allocates an uninitialised array of that shape, then the
 # BUILD opcode calls its `__setstate__((version, shape, dtype, is_fortran, raw_bytes))`, which
-# allocates again for the shape in the state before comparing it with the bytes. A 148-byte pickle
-# can thus ask for gigabytes. The allow-list hands the unpickler stand-ins that check the requested
-# shape and dtype against a CIFAR-10 batch first, and only then call numpy.
+# takes a shape and dtype of its own. So a 148-byte pickle can ask for gigabytes. The allow-list
+# therefore hands the unpickler stand-ins that check each requested shape and dtype against a
+# CIFAR-10 batch first (integers only, at most 10,000 x 3072 bytes), and only then call numpy.
 
 
 def _check_array_request(shape, dtype) -> None:
@@ -329,7 +329,7 @@ def _python_class_names(source: Path, label_names) -> list[str]:
         if isinstance(label_name, bytes):
             label_name = _decoded(source, where, label_name)
         if not isinstance(label_name, str):
-            raise _refuse(source, f"{where} holds a {type(label_name).__name__}, not a class name")
+            raise _refuse(source, f"{where} holds a value of type {type(label_name).__name__}, not a class name")
         names.append(label_name)
     return _checked_class_names(source, where, names)
 
