@@ -170,5 +170,5 @@ def folder_sha256(folder: Path) -> str:
     hasher = hashlib.sha256()
     for file in sorted(p for p in folder.rglob("*") if p.is_file()):
         hasher.update(file.relative_to(folder).as_posix().encode())
-        hasher.update(file.read_bytes())
+        _hash_file(file, hasher)  # in chunks: the folder may hold files far larger than CIFAR-10's
     return hasher.hexdigest()
