@@ -97,3 +97,30 @@ def test_render_runs_without_loading_keras_or_a_backend(tmp_path):
     code, heavy = json.loads(result.stdout.strip().splitlines()[-1])
     assert code == 0 and heavy == []
     assert (tmp_path / "generated" / "comparison.md").is_file()
+
+
+def test_a_lock_refuses_a_second_holder_and_dies_with_its_process(tmp_path):
+    import pytest
+
+    from cifarcmp.errors import UserError
+    from cifarcmp.lock import hold
+
+    path = tmp_path / "out.lock"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", f"from cifarcmp.lock import hold\nwith hold({str(path)!r}, 'x'):\n    input()"],
+        stdin=subprocess.PIPE,
+        cwd=PROJECT_ROOT,
+        text=True,
+    )
+    try:
+        for _ in range(100):
+            if path.is_file() and "process" in path.read_text():
+                break
+            subprocess.run(["sleep", "0.05"])
+        with pytest.raises(UserError, match=f"in use by process {holder.pid}"), hold(path, "the folder"):
+            pass
+    finally:
+        holder.kill()
+        holder.wait()
+    with hold(path, "the folder"):  # the kill released it
+        pass

@@ -1,0 +1,41 @@
+"""One writer at a time for a folder: a lock that dies with its process.
+
+`hold(path, what)` takes an exclusive `fcntl.flock` on `path` (created if needed) for the duration
+of a `with` block and writes the holder's process id and command into it, so a second command gets
+one line saying who holds it. The kernel releases a flock when its process exits, however it
+exits (SIGKILL included), so a stale lock can never block a rerun.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from cifarcmp.errors import UserError
+
+
+@contextlib.contextmanager
+def hold(path: Path, what: str) -> Iterator[None]:
+    """Hold the lock at `path` while the block runs; UserError at once if another process has it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise UserError(f"{what} is in use by {holder}; wait for it to finish (lock: {path})") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"process {os.getpid()} ({' '.join(sys.argv[:3])})")
+        handle.flush()
+        try:
+            yield
+        finally:
+            handle.seek(0)
+            handle.truncate()
