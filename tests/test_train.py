@@ -57,7 +57,7 @@ def test_the_site_builds_from_smoke_trained_results(smoke_runs, tmp_path):
     metrics = results.load_run(smoke_runs / "cnn" / "seed-0").metrics
     assert f"{metrics['test_accuracy'] * 100:.2f} %" in comparison
     assert "Synthetic data — not CIFAR-10 results" in comparison
-    assert (built["site"] / "training-curves.html").stat().st_size > 10_000
+    assert (built["site"] / "notebooks" / "training-curves.html").stat().st_size > 10_000
 
 
 def test_a_finished_run_is_refused_without_force(smoke_runs):
