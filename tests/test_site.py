@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fixtures import write_fixture_run
-from test_claims import CNN_SLOW, RESNET_FAST, _arms, _write_study
+from fixtures import write_fixture_run, write_fixture_study
+from test_claims import CNN_SLOW, RESNET_FAST, _arms
 
 from cifarcmp.analysis import stats
 from cifarcmp.paths import PROJECT_ROOT
@@ -78,7 +78,7 @@ def built(tmp_path_factory) -> dict:
         # study-figures pages are built from data too.
         studies = root / "studies-results"
         _arms(studies, RESNET_FAST, CNN_SLOW)
-        _write_study(
+        write_fixture_study(
             studies,
             "data-efficiency",
             [
