@@ -12,6 +12,7 @@ import csv
 import errno
 import json
 import os
+import shutil
 import subprocess
 import sys
 from html.parser import HTMLParser
@@ -24,6 +25,7 @@ from fixtures import write_fixture_run, write_fixture_study
 
 from cifarcmp.errors import UserError
 from cifarcmp.lock import hold
+from cifarcmp.paths import PROJECT_ROOT
 from cifarcmp.report.render import MARKER, render
 
 
@@ -402,6 +404,22 @@ def _hostile_run(path: Path, model: str) -> None:
     (path / "config.json").write_text(json.dumps(config))
 
 
+def _build_site(results: Path, copy: Path) -> Path:
+    """Render `results` and run `mkdocs build --strict` in a copy of the site sources (as test_site)."""
+    shutil.copytree(PROJECT_ROOT / "docs", copy / "docs", ignore=shutil.ignore_patterns("generated"))
+    shutil.copy(PROJECT_ROOT / "mkdocs.yml", copy / "mkdocs.yml")
+    render(results, copy / "docs" / "generated")
+    build = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(copy / "site")],
+        cwd=copy,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+    )
+    assert build.returncode == 0, build.stderr[-4000:]
+    return copy / "site"
+
+
 class _Tags(HTMLParser):
     """Every element of a page, with its attributes: a `<script>` or `onerror=` here is real."""
 
@@ -441,12 +459,10 @@ def test_the_pages_have_no_markup_of_their_own(tmp_path):
 
 @pytest.mark.slow
 def test_markup_in_results_never_becomes_markup_in_the_site(tmp_path):
-    from test_site import build_site
-
     root = tmp_path / "results"
     for model in ("resnet50", "cnn"):
         _hostile_run(root / model / "seed-0", model)
-    site = build_site(root, tmp_path / "copy")["site"]
+    site = _build_site(root, tmp_path / "copy")
     pages = sorted(site.rglob("*.html"))
     assert len(pages) > 5
     shown = 0

@@ -261,6 +261,7 @@ def read_gradcam(run: Run) -> dict:
     count = maps["images"].shape[0]
     if (
         maps["images"].ndim != 4
+        or maps["images"].dtype != np.uint8
         or maps["heatmaps"].ndim != 3
         or any(maps[key].shape[0] != count for key in GRADCAM_ARRAYS)
     ):
