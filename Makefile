@@ -29,6 +29,15 @@ MODELS := resnet50 cnn
 DATA_SUFFIX := $(if $(filter smoke,$(PROFILE)),$(if $(filter-out synthetic,$(DATA)),-real),$(if $(filter synthetic,$(DATA)),-synthetic))
 TAG := $(PROFILE)$(DATA_SUFFIX)
 RESULTS := results/$(TAG)
+# SEED and SEEDS are counted with in the shell: check them here, in one line, before anything runs.
+without_digits = $(subst 0,,$(subst 1,,$(subst 2,,$(subst 3,,$(subst 4,,$(subst 5,,$(subst 6,,$(subst 7,,$(subst 8,,$(subst 9,,$(1)))))))))))
+whole_number = $(and $(strip $(1)),$(if $(word 2,$(1)),,yes),$(if $(call without_digits,$(1)),,yes))
+ifeq ($(and $(call whole_number,$(SEEDS)),$(if $(filter 0%,$(SEEDS)),,yes)),)
+$(error SEEDS=$(SEEDS): need a positive whole number of seeds, such as SEEDS=3)
+endif
+ifeq ($(call whole_number,$(SEED)),)
+$(error SEED=$(SEED): need a whole number >= 0, such as SEED=0)
+endif
 SEED_LIST := $(if $(filter 1,$(SEEDS)),$(SEED),$(shell seq 0 $$(( $(SEEDS) - 1 ))))
 RUNS := $(foreach model,$(MODELS),$(foreach seed,$(SEED_LIST),$(RESULTS)/$(model)/seed-$(seed)/manifest.json))
 TRAIN_FLAGS := --profile $(PROFILE) $(if $(DATA),--data $(DATA)) $(if $(WEIGHTS),--weights $(WEIGHTS))
@@ -61,9 +70,15 @@ report: train $(if $(STUDIES),studies) site ## train what is missing (and STUDIE
 studies: $(INSTALLED) ## run the STUDIES (arms,data-efficiency,gradcam); finished runs are kept
 	$(BIN)/cifarcmp study --studies $(STUDIES) $(TRAIN_FLAGS) --seeds $(SEEDS) --fractions $(FRACTIONS)
 
+# Built beside site/ and swapped in only when mkdocs succeeded: an interrupted build keeps the old site.
 site: $(INSTALLED) ## render docs/generated/ from existing results and build site/ (no training)
 	$(BIN)/cifarcmp render $(RESULTS)
-	$(BIN)/mkdocs build --strict --site-dir site
+	rm -rf .site.building
+	$(BIN)/mkdocs build --strict --site-dir .site.building
+	rm -rf .site.old
+	if [ -d site ]; then mv site .site.old; fi
+	mv .site.building site
+	rm -rf .site.old
 
 serve: site ## preview the built site on http://127.0.0.1:8000
 	$(BIN)/python -m http.server 8000 --bind 127.0.0.1 --directory site
@@ -82,4 +97,4 @@ bench: $(INSTALLED) ## print throughput and memory figures for both models on th
 	$(BIN)/python -m cifarcmp.train.bench
 
 clean: ## remove built pages and the site (results are kept)
-	rm -rf site docs/generated
+	rm -rf site .site.building .site.old docs/generated

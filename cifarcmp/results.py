@@ -30,16 +30,21 @@ a real-data profile ran on synthetic data.
 from __future__ import annotations
 
 import csv
+import datetime
 import io
 import json
+import math
 import os
 import shutil
 import tempfile
+import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from cifarcmp.config import ARMS, MODELS, PROFILES
 from cifarcmp.errors import UserError
 
 SCHEMA_VERSION = 1
@@ -66,6 +71,308 @@ HISTORY_COLUMNS = (
 OPTIONAL_HISTORY_COLUMNS = ("train_seconds",)
 
 
+# The contract as data ----------------------------------------------------------------------------
+#
+# Every file of a run is checked against the rules below when it is read, so a value that reaches
+# the report is of the type, range and shape the report expects: a tampered or damaged file is
+# refused with one line naming the file and the field, never shown as "nan" or a traceback.
+# A rule is a function (value, field) that raises `_Broken` when the value breaks it; fields the
+# rules do not name are ignored, so a newer writer may add some.
+
+
+class _Broken(Exception):
+    """`field` (a dotted path inside one file; empty for the whole file) breaks the contract."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field} {problem}" if field else problem)
+
+
+def _shown(value) -> str:
+    """A value as the error line quotes it: one line, short."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _number(low: float = 0, high: float = math.inf, integer: bool = False, name: str = ""):
+    """An int (or, unless `integer`, a finite float) in low..high; a bool is not a number here."""
+    kinds = int if integer else (int, float)
+    wanted = name or ("an integer" if integer else "a finite number")
+    wanted += f" in {low:g}..{high:g}" if high < math.inf else f" >= {low:g}"
+
+    def rule(value, field: str) -> None:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, kinds)
+            or (isinstance(value, float) and not math.isfinite(value))
+            or not low <= value <= high
+        ):
+            raise _Broken(field, f"is {_shown(value)}, expected {wanted}")
+
+    return rule
+
+
+FRACTION = _number(0, 1, name="a fraction")
+NON_NEGATIVE = _number(0)
+POSITIVE_NUMBER = _number(1e-300, name="a positive number")
+COUNT = _number(0, integer=True)
+POSITIVE = _number(1, integer=True)
+
+
+def BOOLEAN(value, field: str) -> None:  # noqa: N802 - a constant rule, named like the others
+    if not isinstance(value, bool):
+        raise _Broken(field, f"is {_shown(value)}, expected true or false")
+
+
+def _text(limit: int = 200, minimum: int = 0, choices: tuple[str, ...] = (), printable: bool = True):
+    """A string of up to `limit` characters, printable (no newlines or control characters)."""
+
+    def rule(value, field: str) -> None:
+        if not isinstance(value, str):
+            raise _Broken(field, f"is {_shown(value)}, expected text")
+        if choices and value not in choices:
+            raise _Broken(field, f"is {_shown(value)}, expected one of: {', '.join(choices)}")
+        if not minimum <= len(value) <= limit:
+            raise _Broken(field, f"holds {len(value)} characters, expected {minimum}..{limit}")
+        if printable and not value.isprintable():
+            raise _Broken(field, f"is {_shown(value)}, with characters that cannot be printed")
+
+    return rule
+
+
+def TIMESTAMP(value, field: str) -> None:  # noqa: N802
+    _text(64, 1)(value, field)
+    try:
+        datetime.datetime.fromisoformat(value)
+    except ValueError:
+        raise _Broken(field, f"is {_shown(value)}, expected an ISO 8601 date and time") from None
+
+
+def _nullable(rule):
+    """`rule`, or null (JSON's null, which a writer uses for 'not known')."""
+
+    def nullable(value, field: str) -> None:
+        if value is not None:
+            rule(value, field)
+
+    return nullable
+
+
+class _Optional:
+    """Marks a record's field that may be absent; when present it must satisfy `rule`."""
+
+    def __init__(self, rule) -> None:
+        self.rule = rule
+
+
+def _list(rule, length: int | None = None, minimum: int = 0, limit: int = 100_000):
+    def check(value, field: str) -> None:
+        if not isinstance(value, list):
+            raise _Broken(field, f"is {_shown(value)}, expected a list")
+        if length is not None and len(value) != length:
+            raise _Broken(field, f"holds {len(value)} entries, expected {length}")
+        if not minimum <= len(value) <= limit:
+            raise _Broken(field, f"holds {len(value)} entries, expected {minimum}..{limit}")
+        for position, item in enumerate(value):
+            rule(item, f"{field}[{position}]")
+
+    return check
+
+
+def _mapping(rule, limit: int = 100):
+    """An object of any keys (short text) whose values satisfy `rule`."""
+
+    def check(value, field: str) -> None:
+        if not isinstance(value, dict) or len(value) > limit:
+            raise _Broken(field, f"is {_shown(value)}, expected an object of up to {limit} entries")
+        for key, item in value.items():
+            _text(64)(key, f"{field} key")
+            rule(item, f"{field}.{key}" if field else key)
+
+    return check
+
+
+def _record(fields: dict):
+    """An object holding every field of `fields` (those marked `_Optional` may be missing)."""
+
+    def check(value, field: str) -> None:
+        if not isinstance(value, dict):
+            raise _Broken(field, f"{'is' if field else 'holds'} {_shown(value)}, expected a JSON object")
+        missing = [key for key, rule in fields.items() if key not in value and not isinstance(rule, _Optional)]
+        if missing:
+            raise _Broken(field, f"lacks {', '.join(missing)}")
+        for key, rule in fields.items():
+            if key in value:
+                (rule.rule if isinstance(rule, _Optional) else rule)(value[key], f"{field}.{key}" if field else key)
+
+    return check
+
+
+CLASSES = 10
+CLASS_NAME_CHARACTERS = 32
+
+CONFIG = _record(
+    {
+        "model": _text(choices=MODELS),
+        "arm": _Optional(_text(choices=("", *ARMS))),
+        "profile": _text(choices=PROFILES),
+        "data": _Optional(_text(1000)),
+        "weights": _Optional(_text(1000)),
+        "seed": COUNT,
+        "learning_rate": NON_NEGATIVE,
+        "momentum": NON_NEGATIVE,
+        "batch_size": POSITIVE,
+        "epochs": POSITIVE,
+        "lr_constant_epochs": COUNT,
+        "lr_decay_per_epoch": NON_NEGATIVE,
+        "early_stopping_patience": COUNT,
+        "validation_size": COUNT,
+        "train_subset": COUNT,
+        "test_subset": COUNT,
+        "train_fraction": _Optional(_number(1e-9, 1)),
+        "freeze_base": _Optional(BOOLEAN),
+        "upsampling": _Optional(POSITIVE),
+        "dropout": _Optional(_list(FRACTION, limit=10)),
+        "image_size": POSITIVE,
+        "lr_schedule": _list(NON_NEGATIVE, minimum=1),
+        "deviations": _list(_text(1000), limit=100),
+    }
+)
+MANIFEST = _record(
+    {
+        "schema_version": _Optional(POSITIVE),
+        "status": _text(choices=("complete",)),
+        # git_state() writes null for both where git is missing: the report says "unknown".
+        "git": _record({"commit": _nullable(_text(64)), "dirty": _Optional(_nullable(BOOLEAN))}),
+        "versions": _mapping(_nullable(_text(64))),
+        "device": _record({"kind": _text(16, 1), "name": _text(200, 1), "count": _Optional(_nullable(COUNT))}),
+        "started_at": _Optional(TIMESTAMP),
+        "finished_at": TIMESTAMP,
+        "data": _record(
+            {
+                "source": _text(1000, 1),
+                "synthetic": BOOLEAN,
+                "sha256": _Optional(_text(64)),
+                "verified": _Optional(BOOLEAN),
+                "description": _Optional(_text(2000, printable=False)),
+                "class_names": _list(_text(CLASS_NAME_CHARACTERS, 1), length=CLASSES),
+                "counts": _record({split: _list(COUNT, length=CLASSES) for split in ("train", "validation", "test")}),
+            }
+        ),
+    }
+)
+SUMMARY = _record(
+    {
+        "name": _Optional(_text()),
+        "total_params": COUNT,
+        "trainable_params": COUNT,
+        "non_trainable_params": COUNT,
+        "layers": _list(
+            _record(
+                {
+                    "name": _text(200),
+                    "type": _text(200),
+                    "output_shape": _text(200),
+                    "params": COUNT,
+                    "trainable": BOOLEAN,
+                }
+            ),
+            minimum=1,
+            limit=10_000,
+        ),
+    }
+)
+PARAMETERS = _record({"total": COUNT, "trainable": COUNT, "non_trainable": COUNT})
+METRICS = _record(
+    {
+        "schema_version": _Optional(POSITIVE),
+        "train_accuracy": FRACTION,
+        "train_loss": NON_NEGATIVE,
+        "val_accuracy": FRACTION,
+        "val_loss": NON_NEGATIVE,
+        "test_accuracy": FRACTION,
+        "test_loss": NON_NEGATIVE,
+        "best_epoch_running_train_accuracy": _Optional(FRACTION),
+        "best_epoch": POSITIVE,
+        "epochs_run": POSITIVE,
+        "stopped_early": BOOLEAN,
+        "wall_seconds": NON_NEGATIVE,
+        "train_seconds": _Optional(NON_NEGATIVE),
+        "train_images_per_second": NON_NEGATIVE,
+        "train_images": _Optional(COUNT),
+        "validation_images": _Optional(COUNT),
+        "train_evaluated_images": _Optional(COUNT),
+        "test_images": POSITIVE,
+        "parameters": PARAMETERS,
+        # Runs from before FLOPs were counted have none; the report says "not recorded".
+        "compute": _Optional(
+            _record(
+                {
+                    "forward_flops_per_image": POSITIVE_NUMBER,
+                    "training_flops": POSITIVE_NUMBER,
+                    "counted": _Optional(_text()),
+                }
+            )
+        ),
+    }
+)
+# history.csv, column by column (every value must be finite: NaN in a log is a broken run).
+HISTORY_RULES = {
+    "epoch": POSITIVE,
+    "loss": NON_NEGATIVE,
+    "accuracy": FRACTION,
+    "val_loss": NON_NEGATIVE,
+    "val_accuracy": FRACTION,
+    "learning_rate": NON_NEGATIVE,
+    "seconds": NON_NEGATIVE,
+    "train_seconds": NON_NEGATIVE,
+}
+# A study's summary.json (written by `cifarcmp study`); the report checks which arms it knows.
+STUDY_RUN = {
+    "arm": _text(64, 1),
+    "seed": COUNT,
+    "run": _text(1000, 1),
+    "synthetic": BOOLEAN,
+}
+_STUDY_FIGURES = {
+    "fraction": _number(1e-9, 1),
+    "test_accuracy": FRACTION,
+    "val_accuracy": FRACTION,
+    "train_accuracy": FRACTION,
+    "train_images": COUNT,
+    "epochs_run": POSITIVE,
+    "wall_seconds": NON_NEGATIVE,
+    "train_images_per_second": NON_NEGATIVE,
+    "forward_flops_per_image": POSITIVE_NUMBER,
+    "training_flops": POSITIVE_NUMBER,
+    "parameters": PARAMETERS,
+    "device": _record({"kind": _text(16, 1), "name": _text(200, 1), "count": _Optional(_nullable(COUNT))}),
+}
+STUDY_ROWS = {
+    "arms": _record({**STUDY_RUN, **_STUDY_FIGURES}),
+    "data-efficiency": _record({**STUDY_RUN, **_STUDY_FIGURES}),
+    "gradcam": _record({**STUDY_RUN, "has_gradcam": BOOLEAN}),
+}
+
+
+def study_summary_rule(study: str):
+    return _record(
+        {
+            "study": _text(choices=(study,)),
+            "profile": _Optional(_nullable(_text(64))),
+            "synthetic": BOOLEAN,
+            "runs": _list(STUDY_ROWS[study], minimum=1, limit=10_000),
+        }
+    )
+
+
+def check(path: Path, value, rule) -> None:
+    """UserError naming `path` and the field when `value` (the file's content) breaks `rule`."""
+    try:
+        rule(value, "")
+    except _Broken as broken:
+        raise UserError(f"{path}: {broken}") from None
+
+
 def write_json(path: Path, data: dict) -> None:
     path.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
 
@@ -77,6 +384,10 @@ def read_json(path: Path) -> dict:
         raise UserError(f"{path}: missing; this is not a finished run") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise UserError(f"{path}: not valid JSON ({error}); rerun training for it") from None
+    except RecursionError:
+        raise UserError(f"{path}: nested too deeply to be a results file") from None
+    except OSError as error:
+        raise UserError(f"{path}: unreadable ({error.strerror})") from None
 
 
 def write_history(path: Path, rows: list[dict]) -> None:
@@ -97,22 +408,45 @@ def read_history_log(path: Path) -> list[dict]:
 
 
 def read_history(path: Path) -> list[dict]:
+    """history.csv's rows as numbers, checked: every value finite and in range, epochs 1..N in order."""
     try:
         with path.open(newline="") as handle:
             reader = csv.DictReader(handle)
-            missing = set(HISTORY_COLUMNS) - set(reader.fieldnames or ())
+            columns = reader.fieldnames or ()
+            missing = set(HISTORY_COLUMNS) - set(columns)
             if missing:
                 raise UserError(f"{path}: missing columns {', '.join(sorted(missing))}")
-            rows = [
-                {key: (int(value) if key == "epoch" else float(value)) for key, value in row.items()} for row in reader
-            ]
+            rows = [_history_row(path, number, row, len(columns)) for number, row in enumerate(reader, start=1)]
     except FileNotFoundError:
         raise UserError(f"{path}: missing; this is not a finished run") from None
-    except ValueError as error:
-        raise UserError(f"{path}: unreadable row ({error})") from None
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise UserError(f"{path}: unreadable ({error})") from None
     if not rows:
         raise UserError(f"{path}: holds no epochs")
+    for number, row in enumerate(rows, start=1):
+        if row["epoch"] != number:
+            raise UserError(f"{path}: row {number} is epoch {row['epoch']}, expected epochs 1..{len(rows)} in order")
     return rows
+
+
+def _history_row(path: Path, number: int, row: dict, width: int) -> dict:
+    # csv.DictReader files a short row's missing cells as None and a long row's extras under None.
+    if None in row or None in row.values():
+        cells = width - list(row.values()).count(None) + len(row.get(None) or ())
+        raise UserError(f"{path}: row {number} has {cells} cells, the header {width}")
+    values = {}
+    for key, text in row.items():
+        try:
+            value = int(text) if key == "epoch" else float(text)
+        except ValueError:
+            raise UserError(f"{path}: row {number}, {key} is {_shown(text)}, not a number") from None
+        if key in HISTORY_RULES:
+            try:
+                HISTORY_RULES[key](value, f"row {number}, {key}")
+            except _Broken as broken:
+                raise UserError(f"{path}: {broken}") from None
+        values[key] = value
+    return values
 
 
 @dataclass
@@ -139,31 +473,102 @@ class Run:
 
 
 def load_run(path: Path | str) -> Run:
-    """Read a finished run; raise UserError naming the file and the problem otherwise."""
+    """Read a finished run and check it against the contract; UserError naming the file and field."""
     path = Path(path)
     if path.name.endswith(INCOMPLETE_SUFFIX):
         raise UserError(f"{path}: an unfinished run (rerun the same train command to resume it)")
     if not path.is_dir():
         raise UserError(f"{path}: no such results directory")
     manifest = read_json(path / "manifest.json")
-    if manifest.get("status") != "complete":
-        raise UserError(f"{path / 'manifest.json'}: status is {manifest.get('status')!r}, not 'complete'")
+    if not isinstance(manifest, dict) or manifest.get("status") != "complete":
+        status = manifest.get("status") if isinstance(manifest, dict) else manifest
+        raise UserError(f"{path / 'manifest.json'}: status is {_shown(status)}, not 'complete'")
     for name in RUN_FILES:
         if not (path / name).is_file():
             raise UserError(f"{path / name}: missing; this run is incomplete")
-    config = read_json(path / "config.json")
-    summary = read_json(path / "summary.json")
-    metrics = read_json(path / "metrics.json")
+    files = {}
+    for name, rule in (
+        ("manifest.json", MANIFEST),
+        ("config.json", CONFIG),
+        ("summary.json", SUMMARY),
+        ("metrics.json", METRICS),
+    ):
+        files[name] = read_json(path / name)
+        check(path / name, files[name], rule)
     history = read_history(path / "history.csv")
     predictions = read_npz(path / "predictions.npz", ("labels", "probabilities", "indices"))
     samples = read_npz(path / "samples.npz", ("images", "labels"))
-    probabilities = predictions["probabilities"]
-    if probabilities.ndim != 2 or probabilities.shape[0] != predictions["labels"].shape[0]:
+    run = Run(
+        path,
+        files["config.json"],
+        files["manifest.json"],
+        files["summary.json"],
+        history,
+        files["metrics.json"],
+        predictions,
+        samples,
+    )
+    _check_consistency(run)
+    return run
+
+
+def _check_consistency(run: Run) -> None:
+    """What no single file can show: the files of one run agree with each other."""
+    config, metrics, path = run.config, run.metrics, run.path
+    epochs = len(run.history)
+    if metrics["epochs_run"] != epochs:
+        raise UserError(f"{path / 'metrics.json'}: epochs_run is {metrics['epochs_run']}, history.csv holds {epochs}")
+    if metrics["epochs_run"] > config["epochs"]:
         raise UserError(
-            f"{path / 'predictions.npz'}: probabilities {probabilities.shape} do not match "
-            f"labels {predictions['labels'].shape}"
+            f"{path / 'metrics.json'}: epochs_run is {metrics['epochs_run']}, config.json allows {config['epochs']}"
         )
-    return Run(path, config, manifest, summary, history, metrics, predictions, samples)
+    if metrics["best_epoch"] > epochs:
+        raise UserError(f"{path / 'metrics.json'}: best_epoch is {metrics['best_epoch']}, expected 1..{epochs}")
+    if len(config["lr_schedule"]) != config["epochs"]:
+        raise UserError(
+            f"{path / 'config.json'}: lr_schedule holds {len(config['lr_schedule'])} rates for {config['epochs']} epochs"
+        )
+    parameters = metrics["parameters"]
+    if parameters["total"] != parameters["trainable"] + parameters["non_trainable"]:
+        raise UserError(f"{path / 'metrics.json'}: parameters.total is not trainable + non_trainable")
+    _check_predictions(path / "predictions.npz", run.predictions, metrics["test_images"])
+    counted = sum(run.manifest["data"]["counts"]["test"])
+    if counted != metrics["test_images"]:
+        raise UserError(
+            f"{path / 'manifest.json'}: data.counts.test adds up to {counted}, metrics.json says "
+            f"test_images is {metrics['test_images']}"
+        )
+    _check_images(path / "samples.npz", run.samples, minimum=1)
+
+
+def _integers(where: Path, name: str, array: np.ndarray, count: int, high: int | None = None) -> None:
+    if array.shape != (count,) or array.dtype.kind not in "iu":
+        raise UserError(f"{where}: {name} is {array.dtype} {array.shape}, expected {count} integers")
+    if count and (array.min() < 0 or (high is not None and array.max() >= high)):
+        raise UserError(f"{where}: {name} range over {array.min()}..{array.max()}, expected 0..{(high or 1) - 1}")
+
+
+def _check_predictions(where: Path, predictions: dict, test_images: int) -> None:
+    probabilities = predictions["probabilities"]
+    if probabilities.shape != (test_images, CLASSES) or probabilities.dtype.kind != "f":
+        raise UserError(
+            f"{where}: probabilities are {probabilities.dtype} {probabilities.shape}, expected floats of shape "
+            f"({test_images}, {CLASSES}) (metrics.json's test_images by {CLASSES} classes)"
+        )
+    if not np.all(np.isfinite(probabilities)) or probabilities.min() < 0 or probabilities.max() > 1 + 1e-6:
+        raise UserError(f"{where}: probabilities must be finite and in 0..1")
+    _integers(where, "labels", predictions["labels"], test_images, CLASSES)
+    _integers(where, "indices", predictions["indices"], test_images)
+
+
+def _check_images(where: Path, arrays: dict, minimum: int = 0) -> None:
+    """Images (uint8, K x 32 x 32 x 3) with K labels of the ten classes."""
+    images = arrays["images"]
+    if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1:] != (32, 32, 3) or len(images) < minimum:
+        raise UserError(
+            f"{where}: images are {images.dtype} {images.shape}, expected uint8 of shape (K, 32, 32, 3), K >= {minimum}"
+        )
+    _integers(where, "labels", arrays["labels"], len(images), CLASSES)
 
 
 def read_npz(path: Path, keys: tuple[str, ...]) -> dict:
@@ -174,8 +579,11 @@ def read_npz(path: Path, keys: tuple[str, ...]) -> dict:
             if missing:
                 raise UserError(f"{path}: missing arrays {', '.join(missing)}")
             return {key: archive[key] for key in keys}
-    except (OSError, ValueError) as error:
-        raise UserError(f"{path}: unreadable ({error})") from None
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as error:
+        # A truncated or damaged archive fails in zipfile, zlib or numpy's header parser.
+        raise UserError(f"{path}: unreadable ({_shown(str(error))})") from None
+    except AttributeError:
+        raise UserError(f"{path}: not an .npz archive of arrays") from None
 
 
 def find_runs(root: Path | str) -> list[Path]:
@@ -245,7 +653,11 @@ def confusion_csv(counts: list[list[int]], names: list[str]) -> str:
 
 def write_evaluation(run: Run, result: dict) -> None:
     """Store an evaluation (`analysis.evaluation.evaluation`) as evaluation.json and confusion.csv."""
-    write_text_atomically(run.path / "evaluation.json", json.dumps(result, indent=2) + "\n")
-    write_text_atomically(
-        run.path / "confusion.csv", confusion_csv(result["confusion"]["counts"], result["class_names"])
-    )
+    try:
+        write_text_atomically(run.path / "evaluation.json", json.dumps(result, indent=2) + "\n")
+        write_text_atomically(
+            run.path / "confusion.csv", confusion_csv(result["confusion"]["counts"], result["class_names"])
+        )
+    except OSError as error:
+        # A read-only or full file system: one line, and the temporary file is already gone.
+        raise UserError(f"{run.path}: cannot write evaluation.json ({error.strerror or error})") from None

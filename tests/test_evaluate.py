@@ -5,8 +5,9 @@ import json
 
 import numpy as np
 import pytest
+from fixtures import write_fixture_run
 
-from cifarcmp import config, results
+from cifarcmp import results
 from cifarcmp.analysis import stats
 from cifarcmp.analysis.evaluation import evaluation
 from cifarcmp.analysis.measures import paired_test
@@ -25,7 +26,7 @@ CLASS_NAMES = [f"synthetic-{index}" for index in range(10)]
 
 
 def write_run(path, labels, predicted, *, model="cnn", seed=0, indices=None, probabilities=None, **changes):
-    """A finished run directory with every file of results.RUN_FILES.
+    """A finished run in the contract (tests/fixtures.py) holding these test predictions.
 
     `changes` replaces entries of the files: `manifest`, `metrics`, or `predictions` (dicts merged
     into the defaults), so each test spoils exactly one thing.
@@ -37,42 +38,23 @@ def write_run(path, labels, predicted, *, model="cnn", seed=0, indices=None, pro
         probabilities = np.full((count, 10), 0.2 / 9, dtype=np.float32)
         probabilities[np.arange(count), predicted] = 0.8
     indices = np.arange(count, dtype=np.int64) if indices is None else np.asarray(indices, dtype=np.int64)
-    path.mkdir(parents=True)
-    manifest = {
-        "status": "complete",
-        "commit": "0" * 40,
-        "data": {"synthetic": True, "source": "synthetic", "class_names": CLASS_NAMES},
-    }
+    write_fixture_run(path, model, seed=seed, test_images=count)
+    manifest = json.loads((path / "manifest.json").read_text())
+    manifest["data"].update(class_names=CLASS_NAMES, counts={**manifest["data"]["counts"], "test": _counts(labels)})
     manifest.update(changes.get("manifest", {}))
-    metrics = {"test_images": count, "test_accuracy": float(np.mean(labels == predicted)), "epochs": 1}
+    metrics = json.loads((path / "metrics.json").read_text())
+    metrics.update(test_images=count, test_accuracy=float(np.mean(labels == predicted)))
     metrics.update(changes.get("metrics", {}))
     predictions = {"labels": labels, "probabilities": probabilities, "indices": indices}
     predictions.update(changes.get("predictions", {}))
-    results.write_json(path / "config.json", config.resolve(model, "smoke", seed=seed).to_dict())
     results.write_json(path / "manifest.json", manifest)
-    results.write_json(path / "summary.json", {"layers": [], "parameters": {"total": 0}})
-    results.write_history(
-        path / "history.csv",
-        [
-            {
-                "epoch": 1,
-                "loss": 1.0,
-                "accuracy": 0.5,
-                "val_loss": 1.1,
-                "val_accuracy": 0.45,
-                "learning_rate": 0.01,
-                "seconds": 1.0,
-            }
-        ],
-    )
     results.write_json(path / "metrics.json", metrics)
     np.savez(path / "predictions.npz", **predictions)
-    np.savez(
-        path / "samples.npz",
-        images=np.zeros((4, 32, 32, 3), dtype=np.uint8),
-        labels=np.arange(4, dtype=np.int64),
-    )
     return path
+
+
+def _counts(labels) -> list[int]:
+    return np.bincount(labels, minlength=10).tolist()
 
 
 def example_labels():
@@ -109,10 +91,10 @@ def test_evaluate_run_writes_evaluation_and_confusion(tmp_path):
     assert not list(run.glob("*.tmp")), "temporary files left behind"
 
 
-def test_evaluate_without_class_names_uses_neutral_names(tmp_path):
+def test_evaluate_without_class_names_is_refused(tmp_path):
     labels, predicted = example_labels()
     run = write_run(tmp_path / "run", labels, predicted, manifest={"data": {"synthetic": False}})
-    assert evaluate_run(run)["class_names"][3] == "class 3"
+    assert_one_line_error(run, "manifest.json", "data lacks", "class_names")
 
 
 def assert_one_line_error(run, *words):

@@ -61,7 +61,12 @@ def read_gallery(run: Run) -> dict | None:
         return None
     gallery = read_npz(path, GALLERY_ARRAYS)
     images = gallery["images"]
-    if images.ndim != 4 or images.shape[-1] != 3 or images.shape[0] != gallery["indices"].shape[0]:
+    if (
+        images.dtype.name != "uint8"
+        or images.ndim != 4
+        or images.shape[-1] != 3
+        or images.shape[0] != gallery["indices"].shape[0]
+    ):
         raise UserError(f"{path}: images of shape {images.shape} do not match {gallery['indices'].shape[0]} indices")
     return gallery
 

@@ -19,71 +19,10 @@ from cifarcmp.analysis.formatting import format_fraction
 from cifarcmp.analysis.measures import LABELS, label
 from cifarcmp.config import STUDIES
 from cifarcmp.errors import UserError
-from cifarcmp.results import Run, find_runs, load_run, read_npz
+from cifarcmp.results import Run, check, find_runs, load_run, read_npz, study_summary_rule
 
 MODEL_ORDER = ("resnet50", "cnn")
 
-# What each file must hold for the report, beyond what `load_run` already checks.
-_REQUIRED = {
-    "metrics.json": (
-        "train_accuracy",
-        "train_loss",
-        "val_accuracy",
-        "val_loss",
-        "test_accuracy",
-        "test_loss",
-        "best_epoch",
-        "epochs_run",
-        "stopped_early",
-        "wall_seconds",
-        "train_images_per_second",
-        "test_images",
-        "parameters",
-    ),
-    "summary.json": ("total_params", "trainable_params", "non_trainable_params", "layers"),
-    "manifest.json": ("git", "versions", "device", "finished_at", "data"),
-    "config.json": (
-        "model",
-        "profile",
-        "seed",
-        "learning_rate",
-        "momentum",
-        "batch_size",
-        "epochs",
-        "lr_constant_epochs",
-        "lr_decay_per_epoch",
-        "early_stopping_patience",
-        "validation_size",
-        "train_subset",
-        "test_subset",
-        "image_size",
-        "lr_schedule",
-        "deviations",
-    ),
-}
-_STUDY_RUN_KEYS = (
-    "arm",
-    "fraction",
-    "seed",
-    "run",
-    "test_accuracy",
-    "val_accuracy",
-    "train_accuracy",
-    "train_images",
-    "epochs_run",
-    "wall_seconds",
-    "train_images_per_second",
-    "forward_flops_per_image",
-    "training_flops",
-    "parameters",
-    "device",
-    "synthetic",
-)
-_STUDY_ROW_KEYS = {
-    "arms": _STUDY_RUN_KEYS,
-    "data-efficiency": _STUDY_RUN_KEYS,
-    "gradcam": ("arm", "seed", "run", "has_gradcam"),
-}
 GRADCAM_ARRAYS = ("images", "heatmaps", "labels", "predicted", "indices")
 
 
@@ -137,37 +76,22 @@ def load_groups(results_root: Path) -> list[RunGroup]:
             "complete manifest.json; run `cifarcmp train` first)"
         )
     for run in runs:
-        check_run(run)
+        check_run(run, runs[0])
     return group_runs(runs)
 
 
-def check_run(run: Run) -> None:
-    """Raise UserError naming the file when a run lacks something the report shows."""
-    contents = {
-        "metrics.json": run.metrics,
-        "summary.json": run.summary,
-        "manifest.json": run.manifest,
-        "config.json": run.config,
-    }
-    for name, keys in _REQUIRED.items():
-        missing = [key for key in keys if key not in contents[name]]
-        if missing:
-            raise UserError(f"{run.path / name}: missing {', '.join(missing)}")
-    for key in ("train_accuracy", "val_accuracy", "test_accuracy"):
-        value = run.metrics[key]
-        if not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
-            raise UserError(f"{run.path / 'metrics.json'}: {key} is {value!r}, expected a fraction in 0..1")
-    epochs = len(run.history)
-    if run.metrics["epochs_run"] != epochs:
+def check_run(run: Run, first: Run) -> None:
+    """What the report needs beyond the results contract (which `load_run` checked).
+
+    The pages show one set of class names for every run, so runs naming classes differently
+    cannot be set side by side.
+    """
+    names, expected = run.manifest["data"]["class_names"], first.manifest["data"]["class_names"]
+    if names != expected:
         raise UserError(
-            f"{run.path / 'history.csv'}: holds {epochs} epochs but metrics.json says "
-            f"epochs_run is {run.metrics['epochs_run']}"
+            f"{run.path / 'manifest.json'}: data.class_names differ from those of {first.path}; "
+            "render runs of one data set together"
         )
-    if not 1 <= run.metrics["best_epoch"] <= epochs:
-        raise UserError(f"{run.path / 'metrics.json'}: best_epoch {run.metrics['best_epoch']} is not in 1..{epochs}")
-    counts = run.manifest["data"].get("counts", {})
-    if set(counts) != {"train", "validation", "test"}:
-        raise UserError(f"{run.path / 'manifest.json'}: data.counts needs train, validation and test")
 
 
 def provenance(groups: list[RunGroup]) -> dict:
@@ -186,7 +110,9 @@ def provenance(groups: list[RunGroup]) -> dict:
                     "synthetic": bool(data["synthetic"]),
                     "sha256": data.get("sha256", ""),
                     "verified": bool(data.get("verified", False)),
-                    "commit": manifest["git"]["commit"][:10] + (" (dirty)" if manifest["git"].get("dirty") else ""),
+                    # git_state() writes a null commit where git was missing.
+                    "commit": (manifest["git"]["commit"] or "unknown")[:10]
+                    + (" (dirty)" if manifest["git"].get("dirty") else ""),
                     "keras": versions.get("keras"),
                     "backend": versions.get("backend") or "tensorflow",
                     "tensorflow": versions.get("tensorflow"),
@@ -278,52 +204,30 @@ def load_studies(root: Path | str | None) -> Studies | None:
 
 
 def _checked_summary(path: Path, study: str) -> dict:
+    """The study's summary.json, checked against the contract and for arms the report knows."""
     try:
         summary = json.loads(path.read_text())
-    except (OSError, ValueError) as error:
-        raise UserError(f"{path}: unreadable ({error}); rerun `cifarcmp study --studies {study}`") from None
-    if (
-        not isinstance(summary, dict)
-        or summary.get("study") != study
-        or not isinstance(summary.get("runs"), list)
-        or not summary["runs"]
-        or not isinstance(summary.get("synthetic"), bool)
-    ):
-        raise UserError(
-            f"{path}: not the summary of the {study} study (needs study, synthetic and a non-empty runs list)"
-        )
+    except (OSError, ValueError, RecursionError) as error:
+        problem = "nested too deeply" if isinstance(error, RecursionError) else error
+        raise UserError(f"{path}: unreadable ({problem}); rerun `cifarcmp study --studies {study}`") from None
+    if not isinstance(summary, dict) or summary.get("study") != study:
+        raise UserError(f"{path}: not the summary of the {study} study (needs study, synthetic and a runs list)")
+    check(path, summary, study_summary_rule(study))
     for number, row in enumerate(summary["runs"], start=1):
-        missing = [key for key in _STUDY_ROW_KEYS[study] if not isinstance(row, dict) or key not in row]
-        if missing:
-            raise UserError(f"{path}: run {number} lacks {', '.join(missing)}")
         relative = row["run"]
         # Rows name runs relative to the studies root; anything else could point outside it.
-        if not isinstance(relative, str) or Path(relative).is_absolute() or ".." in Path(relative).parts:
+        if Path(relative).is_absolute() or ".." in Path(relative).parts:
             raise UserError(f"{path}: run {number} has run {relative!r}, not a path inside the studies folder")
-        if not isinstance(row["seed"], int) or row["arm"] not in LABELS:
-            raise UserError(f"{path}: run {number} has arm {row['arm']!r}, seed {row['seed']!r}")
-        if study != "gradcam":
-            bad = [
-                key
-                for key in ("test_accuracy", "val_accuracy", "train_accuracy")
-                if not isinstance(row[key], (int, float)) or not 0 <= row[key] <= 1
-            ]
-            if bad or not isinstance(row["fraction"], (int, float)) or not 0 < row["fraction"] <= 1:
-                raise UserError(f"{path}: run {number} has {bad[0] if bad else 'fraction'} outside 0..1")
+        if row["arm"] not in LABELS:
+            raise UserError(f"{path}: run {number} has arm {row['arm']!r}, which the report does not know")
     return summary
 
 
 def _study_run(root: Path, relative: str, summary_path: Path) -> Run:
     try:
-        run = load_run(root / relative)
+        return load_run(root / relative)
     except UserError as error:
         raise UserError(f"{summary_path}: lists run {relative}, which is missing or unfinished ({error})") from None
-    if len(run.history) != run.metrics.get("epochs_run"):
-        raise UserError(
-            f"{run.path / 'history.csv'}: holds {len(run.history)} epochs, metrics.json says "
-            f"epochs_run is {run.metrics.get('epochs_run')}"
-        )
-    return run
 
 
 def data_efficiency_series(studies: Studies | None) -> dict[str, dict[str, np.ndarray]] | None:
@@ -357,6 +261,7 @@ def read_gradcam(run: Run) -> dict:
     count = maps["images"].shape[0]
     if (
         maps["images"].ndim != 4
+        or maps["images"].dtype != np.uint8
         or maps["heatmaps"].ndim != 3
         or any(maps[key].shape[0] != count for key in GRADCAM_ARRAYS)
     ):

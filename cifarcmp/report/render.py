@@ -37,8 +37,9 @@ from cifarcmp.analysis.runs import (
     provenance,
 )
 from cifarcmp.errors import UserError
+from cifarcmp.lock import hold
 from cifarcmp.report import figures
-from cifarcmp.report.tables import arms_table, build_tables, to_markdown, write_table
+from cifarcmp.report.tables import arms_table, build_tables, escape_markup, to_markdown, write_table
 
 STUDIES_COMMAND = "make report STUDIES=arms,data-efficiency,gradcam"
 STUDY_DESCRIPTIONS = {
@@ -60,21 +61,66 @@ FILTERS = {
 }
 
 
+# Written into every rendering: render replaces only a folder holding it (or an empty one), so
+# `--out` pointing at the results, a home folder or a user's notes can never be deleted.
+MARKER = ".cifarcmp-generated"
+# What render writes besides the pages: a folder of only these (and pages) is a rendering made
+# before the marker existed, and is replaced as before.
+_RENDERED = {"snippets", "tables", "figures", "run.json", "studies.json"}
+
+
 def render(
     results_root: Path | str, out_dir: Path | str = paths.GENERATED_DIR, templates_dir: Path | str = paths.TEMPLATES_DIR
 ) -> None:
-    """Render every page and download into `out_dir`, replacing it only once all are written."""
+    """Render every page and download into `out_dir`, replacing it only once all are written.
+
+    One render per folder at a time (a lock beside it); a second one gets one line and waits for
+    nothing. Anything that goes wrong leaves the previous rendering as it was and no temporary folder.
+    """
     results_root, out_dir = Path(results_root).resolve(), Path(out_dir).resolve()
+    templates_dir = Path(templates_dir)
     groups = load_groups(results_root)
     studies = load_studies(default_studies_root(results_root))
+    _check_out_dir(out_dir, [results_root, *([studies.root.resolve()] if studies else [])], templates_dir)
     work = out_dir.with_name(f".{out_dir.name}.rendering")
-    shutil.rmtree(work, ignore_errors=True)
     try:
-        work.mkdir(parents=True)
-        _render_into(work, groups, studies, results_root, out_dir, Path(templates_dir))
-        _swap(work, out_dir)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+        with hold(out_dir.with_name(f".{out_dir.name}.lock"), f"{out_dir} (another render)"):
+            shutil.rmtree(work, ignore_errors=True)  # left by a render that was killed
+            try:
+                work.mkdir(parents=True)
+                (work / MARKER).write_text("Written by `cifarcmp render`; the next render replaces this folder.\n")
+                _render_into(work, groups, studies, results_root, out_dir, templates_dir)
+                _swap(work, out_dir)
+            finally:
+                shutil.rmtree(work, ignore_errors=True)
+    except OSError as error:
+        # A full disk, a read-only folder: the old pages are still in place, the work folder gone.
+        where = error.filename or out_dir
+        raise UserError(
+            f"{where}: cannot write the rendering ({error.strerror or error}); {out_dir} is unchanged"
+        ) from None
+
+
+def _check_out_dir(out_dir: Path, inputs: list[Path], templates_dir: Path) -> None:
+    """Refuse an --out that render must not replace: the root, the inputs, a user's folder."""
+    if out_dir == Path(out_dir.anchor):
+        raise UserError(f"--out {out_dir}: refusing to replace the root of the file system")
+    for source in inputs:
+        if out_dir == source or out_dir in source.parents:
+            raise UserError(f"--out {out_dir}: holds the results {source}; choose a folder of its own")
+        if source in out_dir.parents:
+            raise UserError(f"--out {out_dir}: lies inside the results {source}; choose a folder outside them")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UserError(f"--out {out_dir}: a file, not a folder; choose another --out")
+    if not out_dir.is_dir() or (out_dir / MARKER).is_file():
+        return
+    pages = {path.name.removesuffix(".j2") for path in (templates_dir / "pages").glob("*.md.j2")}
+    foreign = sorted(entry.name for entry in out_dir.iterdir() if entry.name not in _RENDERED | pages)
+    if foreign:
+        raise UserError(
+            f"--out {out_dir}: not a folder `cifarcmp render` made (it holds {', '.join(foreign[:3])}"
+            f"{', ...' if len(foreign) > 3 else ''}); choose an empty or new folder"
+        )
 
 
 def environment(templates_dir: Path | str = paths.TEMPLATES_DIR) -> jinja2.Environment:
@@ -84,6 +130,9 @@ def environment(templates_dir: Path | str = paths.TEMPLATES_DIR) -> jinja2.Envir
         undefined=jinja2.StrictUndefined,  # a missing number fails the render, never prints blank
         keep_trailing_newline=True,
         autoescape=False,  # the output is Markdown
+        # Every value printed comes from results or data; its `<` and `>` become entities, so
+        # no value can open a tag in the published pages (Markdown passes raw HTML through).
+        finalize=escape_markup,
     )
     env.filters.update(FILTERS)
     env.globals["markdown_table"] = to_markdown
@@ -201,5 +250,10 @@ def _swap(work: Path, out_dir: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
     if out_dir.exists():
         out_dir.rename(old)
-    work.rename(out_dir)
+    try:
+        work.rename(out_dir)
+    except OSError:
+        if old.exists():
+            old.rename(out_dir)  # put the previous pages back
+        raise
     shutil.rmtree(old, ignore_errors=True)

@@ -41,11 +41,21 @@ def to_csv(table: Table) -> str:
     return buffer.getvalue()
 
 
+def escape_markup(value) -> str:
+    """`value` as text whose `<` and `>` are entities, so it can never open an HTML tag.
+
+    Idempotent (the entities hold no `<` or `>`), so a value printed twice, or through a macro
+    that already escaped it, reads the same; `&` is left alone for that reason.
+    """
+    text = str(value)  # a Markup (from `|e`) becomes plain text, so replace() cannot re-escape it
+    return text.replace("<", "&lt;").replace(">", "&gt;")
+
+
 def to_markdown(table: Table) -> str:
-    """A pipe table; the caption goes above it as an emphasised line."""
+    """A pipe table; the caption goes above it as an emphasised line. Cells are escaped as text."""
 
     def line(cells: list[str]) -> str:
-        return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
+        return "| " + " | ".join(escape_markup(cell).replace("|", "\\|") for cell in cells) + " |"
 
     rule = ["---:" if align == "r" else ":---" for align in table.align]
     lines = [line(table.columns), "| " + " | ".join(rule) + " |"]
