@@ -209,6 +209,12 @@ def _plan_arguments(parser: argparse.ArgumentParser, studies_required: bool = Fa
     )
     parser.add_argument("--data", default=None, help=DATA_HELP)
     parser.add_argument("--weights", default=None, help="as for train (the random-initialisation arm always uses none)")
+    parser.add_argument(
+        "--results-root",
+        type=Path,
+        default=None,
+        help="the folder holding <profile>/ and studies-<profile>/ (default: results/)",
+    )
 
 
 def _build_plan(arguments):
@@ -222,6 +228,7 @@ def _build_plan(arguments):
         fractions=plan.parse_fractions(arguments.fractions),
         data=arguments.data,
         weights=_weights(arguments.weights),
+        **({"results_root": arguments.results_root.resolve()} if arguments.results_root else {}),
     )
     built = plan.build(settings)
     plan.check(built)

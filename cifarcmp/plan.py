@@ -29,6 +29,7 @@ DEFAULT_FRACTIONS = (0.01, 0.1, 1.0)
 # The arms trained on fractions of the training split (the data-efficiency study).
 DATA_EFFICIENCY_ARMS = ("resnet50", "resnet50-frozen", "cnn")
 STATUSES = ("done", "interrupted", "missing")
+DERIVED_FIELDS = {"deviations", "lr_schedule", "image_size"}
 
 
 @dataclass(frozen=True)
@@ -207,7 +208,9 @@ def check(plan: Plan) -> None:
     if conflicts:
         folder, differing = conflicts[0]
         more = f" (and {len(conflicts) - 1} more)" if len(conflicts) > 1 else ""
-        shown = ", ".join(differing[:4]) + (", ..." if len(differing) > 4 else "")
+        # Fields computed from the others say nothing new; name the ones a user set.
+        named = [key for key in differing if key not in DERIVED_FIELDS] or differing
+        shown = ", ".join(named[:4]) + (", ..." if len(named) > 4 else "")
         raise UserError(
             f"{folder}: holds a run with other settings than the plan ({shown}){more}; "
             "move it away, or ask for the settings it was trained with"
