@@ -1,6 +1,8 @@
 # cifarcmp: `make report` trains both models and builds the site; `make test` runs the tests.
-# Slow steps are file targets (a finished run's manifest.json), so a second `make report` retrains
-# nothing that is already complete. `make help` lists the targets.
+# The runs a report needs come from one plan (`make plan`, cifarcmp/plan.py); `make train` trains
+# those not yet finished through an executor (EXECUTOR=local, JOBS at a time; or EXECUTOR=slurm,
+# one job array), so a second `make report` retrains nothing and costs a few file reads.
+# `make help` lists the targets.
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DELETE_ON_ERROR:
@@ -22,7 +24,14 @@ SEEDS ?= 1
 # Opt-in studies of the seed's claims, comma-separated: arms, data-efficiency, gradcam.
 STUDIES ?=
 FRACTIONS ?= 0.01,0.1,1
-MODELS := resnet50 cnn
+# Where runs train: local (this machine, JOBS at a time, one GPU each where GPUs are visible) or
+# slurm (one job array; PARTITION, TIME, GPUS per run and SBATCH_ARGS go to sbatch).
+EXECUTOR ?= local
+JOBS ?=
+PARTITION ?=
+TIME ?=
+GPUS ?=
+SBATCH_ARGS ?=
 
 # Real-data profiles run on synthetic data land in their own folder, marked as such.
 # (the same rule as cifarcmp.config.results_tag)
@@ -38,17 +47,17 @@ endif
 ifeq ($(call whole_number,$(SEED)),)
 $(error SEED=$(SEED): need a whole number >= 0, such as SEED=0)
 endif
-SEED_LIST := $(if $(filter 1,$(SEEDS)),$(SEED),$(shell seq 0 $$(( $(SEEDS) - 1 ))))
-RUNS := $(foreach model,$(MODELS),$(foreach seed,$(SEED_LIST),$(RESULTS)/$(model)/seed-$(seed)/manifest.json))
-TRAIN_FLAGS := --profile $(PROFILE) $(if $(DATA),--data $(DATA)) $(if $(WEIGHTS),--weights $(WEIGHTS))
+PLAN_FLAGS := --profile $(PROFILE) --seed $(SEED) --seeds $(SEEDS) $(if $(STUDIES),--studies $(STUDIES) --fractions $(FRACTIONS)) $(if $(DATA),--data $(DATA)) $(if $(WEIGHTS),--weights $(WEIGHTS))
+EXECUTOR_FLAGS := --executor $(EXECUTOR) $(if $(JOBS),--jobs $(JOBS)) $(if $(GPUS),--gpus-per-run $(GPUS)) $(if $(PARTITION),--partition $(PARTITION)) $(if $(TIME),--time $(TIME)) $(foreach option,$(SBATCH_ARGS),--sbatch-arg=$(option))
 INSTALLED := $(VENV)/.installed-$(TF)
 
-.PHONY: help setup train studies report site serve lint test test-fast bench clean
+.PHONY: help setup plan train studies report site serve lint test test-fast bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 	@echo "  variables: PROFILE=$(PROFILE) (paper|quick|smoke)  DATA=cifar10|synthetic|PATH  WEIGHTS=imagenet|none|PATH"
 	@echo "             SEED=$(SEED)  SEEDS=$(SEEDS)  STUDIES=arms,data-efficiency,gradcam  FRACTIONS=$(FRACTIONS)  TF=$(TF)"
+	@echo "             EXECUTOR=local|slurm  JOBS=N  GPUS=N  PARTITION=  TIME=  SBATCH_ARGS='--mem=16G ...'"
 
 setup: $(INSTALLED) ## create .venv and install cifarcmp with its dependencies
 
@@ -59,16 +68,19 @@ $(INSTALLED): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $@
 
-train: $(RUNS) ## train both models (PROFILE, DATA, WEIGHTS, SEED, SEEDS)
+plan: $(INSTALLED) ## list the runs the report needs, each done, interrupted or missing
+	$(BIN)/cifarcmp plan $(PLAN_FLAGS)
 
-# $* is <model>/seed-<N>; the run directory appears only when the run is complete.
+train: $(INSTALLED) ## train the plan's unfinished runs (EXECUTOR, JOBS, ...); cheap when all are done
+	$(BIN)/cifarcmp run-plan $(PLAN_FLAGS) $(EXECUTOR_FLAGS)
+
+# A single run is still a file target: `make results/smoke/cnn/seed-0/manifest.json PROFILE=smoke`.
 $(RESULTS)/%/manifest.json: | $(INSTALLED)
-	$(BIN)/cifarcmp train --model $(word 1,$(subst /, ,$*)) --seed $(patsubst seed-%,%,$(word 2,$(subst /, ,$*))) $(TRAIN_FLAGS) --out $(RESULTS)/$*
+	$(BIN)/cifarcmp train --model $(word 1,$(subst /, ,$*)) --seed $(patsubst seed-%,%,$(word 2,$(subst /, ,$*))) --profile $(PROFILE) $(if $(DATA),--data $(DATA)) $(if $(WEIGHTS),--weights $(WEIGHTS)) --out $(RESULTS)/$*
 
-report: train $(if $(STUDIES),studies) site ## train what is missing (and STUDIES), then render and build site/
+report: train site ## train what the plan lacks (STUDIES included), then render and build site/
 
-studies: $(INSTALLED) ## run the STUDIES (arms,data-efficiency,gradcam); finished runs are kept
-	$(BIN)/cifarcmp study --studies $(STUDIES) $(TRAIN_FLAGS) --seeds $(SEEDS) --fractions $(FRACTIONS)
+studies: train ## the STUDIES' runs and summaries (arms,data-efficiency,gradcam) with the main runs
 
 # Built beside site/ and swapped in only when mkdocs succeeded: an interrupted build keeps the old site.
 site: $(INSTALLED) ## render docs/generated/ from existing results and build site/ (no training)

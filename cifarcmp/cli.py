@@ -54,6 +54,12 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--force", action="store_true", help="replace a finished run, or discard an interrupted one with other settings"
     )
+    train.add_argument(
+        "--arm", default=None, help="a study arm of the model: resnet50-frozen or resnet50-random (see `cifarcmp plan`)"
+    )
+    train.add_argument(
+        "--fraction", type=float, default=None, help="train on this fraction of the training split, in (0, 1]"
+    )
 
     data = commands.add_parser(
         "data",
@@ -74,19 +80,54 @@ def _parser() -> argparse.ArgumentParser:
 
     study = commands.add_parser(
         "study",
-        help="run opt-in studies of the seed's claims (arms, data efficiency, Grad-CAM)",
+        help="run opt-in studies of the seed's claims (arms, data efficiency, Grad-CAM) in this process",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         description="Train the runs a study needs (finished ones are kept) and write its summary.json "
-        "under results/studies-<profile>/.",
+        "under results/studies-<profile>/. `cifarcmp run-plan --studies ...` does the same through an executor.",
     )
-    study.add_argument("--studies", required=True, help="comma-separated: arms, data-efficiency, gradcam")
-    study.add_argument("--profile", default="paper", help="as for train")
-    study.add_argument("--data", default=None, help=DATA_HELP)
-    study.add_argument("--weights", default=None, help="as for train (the random-initialisation arm always uses none)")
-    study.add_argument("--seeds", type=int, default=1, help="seeds per run (0..N-1)")
-    study.add_argument(
-        "--fractions", default="0.01,0.1,1", help="data-efficiency: fractions of the training split, each in (0, 1]"
+    _plan_arguments(study, studies_required=True)
+
+    plan = commands.add_parser(
+        "plan",
+        help="list the runs a report needs, their folders and whether each is done, interrupted or missing",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
+    _plan_arguments(plan)
+    plan.add_argument("--json", action="store_true", help="print the plan as JSON")
+
+    run_plan = commands.add_parser(
+        "run-plan",
+        help="train the plan's missing and interrupted runs (locally or on SLURM), then write the studies' summaries",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description="Finished runs are never trained again; interrupted ones resume from their last epoch. "
+        "Exits non-zero if any run failed, naming its log.",
+    )
+    _plan_arguments(run_plan)
+    run_plan.add_argument("--executor", default="local", help="local (this machine) or slurm (one job array)")
+    run_plan.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help="runs at a time (local: default 1, one GPU each where GPUs are visible; slurm: no limit)",
+    )
+    run_plan.add_argument("--gpus-per-run", type=int, default=None, help="GPUs each run gets (slurm: --gres=gpu:N)")
+    run_plan.add_argument("--partition", default=None, help="slurm: the partition")
+    run_plan.add_argument("--time", default=None, help="slurm: each task's time limit, e.g. 2:00:00")
+    run_plan.add_argument(
+        "--sbatch-arg",
+        action="append",
+        default=[],
+        metavar="OPTION",
+        help="slurm: one more sbatch option, e.g. --sbatch-arg=--mem=16G",
+    )
+
+    task = commands.add_parser(
+        "run-task",
+        help="train one run of a plan file (what each SLURM array task runs)",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    task.add_argument("plan_file", type=Path, help="a plan file written by `cifarcmp run-plan --executor slurm`")
+    task.add_argument("--index", type=int, default=None, help="which run (default: $SLURM_ARRAY_TASK_ID)")
 
     evaluate = commands.add_parser(
         "evaluate",
@@ -101,7 +142,16 @@ def main(argv: list[str] | None = None) -> int:
     arguments = _parser().parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter hides our output
     try:
-        commands = {"train": _train, "data": _data, "render": _render, "evaluate": _evaluate, "study": _study}
+        commands = {
+            "train": _train,
+            "data": _data,
+            "render": _render,
+            "evaluate": _evaluate,
+            "study": _study,
+            "plan": _plan,
+            "run-plan": _run_plan,
+            "run-task": _run_task,
+        }
         return commands[arguments.command](arguments)
     except UserError as error:
         print(f"cifarcmp: error: {error}", file=sys.stderr)
@@ -113,18 +163,32 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def _train(arguments) -> int:
+def resolve_train(arguments):
+    """The RunConfig `cifarcmp train ARGUMENTS` trains (the plan's runs round-trip through it)."""
     from cifarcmp import config
 
     if arguments.profile not in PROFILES:
         raise UserError(f"unknown profile {arguments.profile!r}; choose one of: {', '.join(PROFILES)}")
-    resolved = config.resolve(
-        arguments.model,
-        arguments.profile,
+    overrides = dict(
         data=arguments.data,
         seed=arguments.seed,
         weights=_weights(arguments.weights),
+        train_fraction=arguments.fraction,
     )
+    if arguments.arm is None:
+        return config.resolve(arguments.model, arguments.profile, **overrides)
+    if config.ARMS.get(arguments.arm, (None,))[0] != arguments.model:
+        arms = [arm for arm, (model, _) in config.ARMS.items() if model == arguments.model and arm != model]
+        raise UserError(
+            f"--arm {arguments.arm!r} is not an arm of {arguments.model}; choose from: {', '.join(arms) or 'none'}"
+        )
+    return config.resolve_arm(arguments.arm, arguments.profile, **overrides)
+
+
+def _train(arguments) -> int:
+    from cifarcmp import config
+
+    resolved = resolve_train(arguments)
     out = arguments.out or config.default_run_dir(resolved)
     from cifarcmp.train.run import train  # imports Keras: after the arguments are known to be good
 
@@ -132,24 +196,144 @@ def _train(arguments) -> int:
     return 0
 
 
+def _plan_arguments(parser: argparse.ArgumentParser, studies_required: bool = False) -> None:
+    """The settings a plan is derived from (the Make variables of the same names)."""
+    parser.add_argument("--profile", default="paper", help="paper, quick or smoke (as for train)")
+    parser.add_argument("--seed", type=int, default=0, help="the seed when --seeds is 1")
+    parser.add_argument("--seeds", type=int, default=1, help="seeds per run: 0..N-1 (1: just --seed)")
+    parser.add_argument(
+        "--studies", required=studies_required, default=None, help="comma-separated: arms, data-efficiency, gradcam"
+    )
+    parser.add_argument(
+        "--fractions", default="0.01,0.1,1", help="data-efficiency: fractions of the training split, each in (0, 1]"
+    )
+    parser.add_argument("--data", default=None, help=DATA_HELP)
+    parser.add_argument("--weights", default=None, help="as for train (the random-initialisation arm always uses none)")
+    parser.add_argument(
+        "--results-root",
+        type=Path,
+        default=None,
+        help="the folder holding <profile>/ and studies-<profile>/ (default: results/)",
+    )
+
+
+def _build_plan(arguments):
+    from cifarcmp import plan
+
+    settings = plan.PlanSettings(
+        profile=arguments.profile,
+        seeds=arguments.seeds,
+        seed=arguments.seed,
+        studies=plan.parse_studies(arguments.studies) if arguments.studies else (),
+        fractions=plan.parse_fractions(arguments.fractions),
+        data=arguments.data,
+        weights=_weights(arguments.weights),
+        **({"results_root": arguments.results_root.resolve()} if arguments.results_root else {}),
+    )
+    built = plan.build(settings)
+    plan.check(built)
+    return built
+
+
 def _study(arguments) -> int:
     from cifarcmp.train import studies as study
 
-    studies = study.parse_studies(arguments.studies)
-    fractions = study.parse_fractions(arguments.fractions)
-    if arguments.profile not in PROFILES:
-        raise UserError(f"unknown profile {arguments.profile!r}; choose one of: {', '.join(PROFILES)}")
-    if arguments.seeds < 1:
-        raise UserError(f"--seeds {arguments.seeds}: need at least one seed")
-    study.run(
-        studies,
-        arguments.profile,
-        list(range(arguments.seeds)),
-        fractions,
-        data=arguments.data,
-        weights=_weights(arguments.weights),
-    )
+    study.run(_build_plan(arguments))
     return 0
+
+
+def _plan(arguments) -> int:
+    import json
+
+    built = _build_plan(arguments)
+    counts = built.counts()
+    if arguments.json:
+        document = {"results": str(built.results), "counts": counts, "runs": [run.to_dict() for run in built.runs]}
+        print(json.dumps(document, indent=2))
+        return 0
+    width = max(len(run.name) for run in built.runs)
+    for run in built.runs:
+        print(f"{run.status:<12} {run.name:<{width}}  {_shown(run.out)}")
+    print(f"{len(built.runs)} runs: " + ", ".join(f"{count} {status}" for status, count in counts.items()))
+    return 0
+
+
+def _shown(path: Path) -> str:
+    """A path as the user would type it: relative to the working directory when below it."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _run_plan(arguments) -> int:
+    import datetime
+
+    from cifarcmp.executors import EXECUTORS
+
+    if arguments.executor not in EXECUTORS:
+        raise UserError(f"unknown executor {arguments.executor!r}; choose one of: {', '.join(EXECUTORS)}")
+    if arguments.jobs is not None and arguments.jobs < 1:
+        raise UserError(f"--jobs {arguments.jobs}: need at least one run at a time")
+    built = _build_plan(arguments)
+    todo = built.with_status("missing", "interrupted")
+    print(f"{len(built.runs)} runs planned: {len(built.runs) - len(todo)} done, {len(todo)} to train", flush=True)
+    if todo and arguments.executor == "local":
+        from cifarcmp.executors import local
+
+        stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+        outcomes = local.run(todo, arguments.jobs or 1, arguments.gpus_per_run, built.results / ".local" / stamp)
+    elif todo:
+        from cifarcmp.executors import slurm
+
+        job, folder = slurm.submit(
+            built,
+            todo,
+            jobs=arguments.jobs,
+            partition=arguments.partition,
+            time_limit=arguments.time,
+            gpus_per_run=arguments.gpus_per_run,
+            sbatch_arguments=tuple(arguments.sbatch_arg),
+        )
+        outcomes = slurm.wait(job, todo, folder)
+    else:
+        outcomes = []
+    # Whether a run finished is read from disk, whatever its process or task said.
+    after = _build_plan(arguments)
+    unfinished = {run.name for run in after.runs if run.status != "done"}
+    for outcome in outcomes:
+        if outcome.name in unfinished:
+            where = f"log: {outcome.log}" if outcome.log else "its output is above"
+            print(f"FAILED {outcome.name} ({outcome.state}); {where}", file=sys.stderr)
+    if unfinished:
+        raise UserError(
+            f"{len(unfinished)} of {len(after.runs)} runs did not finish; rerun the same command to resume them"
+        )
+    if after.settings.studies:
+        from cifarcmp.train import studies as study  # reads results only: no Keras
+
+        study.write_summaries(after)
+    print(f"all {len(after.runs)} runs done; results in {after.results}")
+    return 0
+
+
+def _run_task(arguments) -> int:
+    import signal
+
+    from cifarcmp import results
+    from cifarcmp.executors import slurm
+
+    entry = slurm.task_run(arguments.plan_file, arguments.index)
+    if results.is_finished(Path(entry["out"])):  # a requeued task whose run already finished
+        print(f"{entry['name']}: already finished in {entry['out']}")
+        return 0
+
+    def stop(signum, frame):  # SLURM ends a task (time limit, pre-emption, requeue) with SIGTERM
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    print(f"{entry['name']}: cifarcmp train {' '.join(entry['arguments'])}", flush=True)
+    return main(["train", *entry["arguments"]])
 
 
 def _weights(value: str | None) -> str | None:

@@ -7,7 +7,8 @@ when every file below is written, so a directory without the `.incomplete` suffi
 | file              | holds                                                                  |
 | ----------------- | ---------------------------------------------------------------------- |
 | `config.json`     | the resolved run configuration (`cifarcmp.config.RunConfig` as a dict) |
-| `manifest.json`   | provenance: commit, versions, device, times, data source and checksum  |
+| `manifest.json`   | provenance: commit, versions, device, executor (local, or the SLURM    |
+|                   | job and task), times, data source and checksum                         |
 | `summary.json`    | the model's layers, output shapes and parameter counts                 |
 | `history.csv`     | one row per epoch: epoch, loss, accuracy, val_loss, val_accuracy,      |
 |                   | learning_rate, seconds                                                 |

@@ -24,6 +24,8 @@ FORBIDDEN = {
     "analysis": (*HEAVY, "cifarcmp.train", "cifarcmp.data", "cifarcmp.report", "cifarcmp.cli", "jinja2", "matplotlib"),
     "report": (*HEAVY, "cifarcmp.train", "cifarcmp.data", "cifarcmp.cli"),
     "results": (*HEAVY, "cifarcmp.train", "cifarcmp.analysis", "cifarcmp.report", "cifarcmp.cli"),
+    "plan": (*HEAVY, "cifarcmp.train", "cifarcmp.analysis", "cifarcmp.report", "cifarcmp.executors", "cifarcmp.cli"),
+    "executors": (*HEAVY, "cifarcmp.train", "cifarcmp.analysis", "cifarcmp.report", "cifarcmp.cli"),
 }
 
 

@@ -7,6 +7,7 @@ import json
 import pytest
 from conftest import assert_one_line_error, run_cli
 
+from cifarcmp import plan
 from cifarcmp.errors import UserError
 from cifarcmp.train import studies as study
 
@@ -21,7 +22,7 @@ def test_unknown_study_and_bad_fractions_are_refused():
         run_cli("study", "--studies", "data-efficiency", "--fractions", "0", "--profile", "smoke"), "outside"
     )
     with pytest.raises(UserError):
-        study.parse_fractions("a,b")
+        plan.parse_fractions("a,b")
 
 
 def test_a_study_whose_runs_fail_stops_with_the_run_named(tmp_path):
@@ -32,19 +33,27 @@ def test_a_study_whose_runs_fail_stops_with_the_run_named(tmp_path):
 
 
 def test_plan_shares_the_full_data_runs_with_the_arms_study(tmp_path):
-    planned = study.plan(["arms", "data-efficiency"], "smoke", [0, 1], [0.1, 1.0], tmp_path)
-    assert len(planned["arms"]) == 4 * 2
-    folders = {folder for *_, folder in planned["data-efficiency"]}
-    assert tmp_path / "arms" / "cnn" / "seed-1" in folders
-    assert tmp_path / "data-efficiency" / "resnet50-frozen" / "fraction-0.1" / "seed-0" in folders
-    fractions = {run_config.train_fraction for *_, run_config, _ in planned["data-efficiency"]}
+    settings = plan.PlanSettings(
+        "smoke", seeds=2, studies=("arms", "data-efficiency"), fractions=(0.1, 1.0), results_root=tmp_path
+    )
+    planned = plan.build(settings)
+    assert len(planned.study_runs("arms")) == 4 * 2
+    folders = {run.out for run in planned.study_runs("data-efficiency")}
+    root = tmp_path / "studies-smoke"
+    assert root / "arms" / "cnn" / "seed-1" in folders
+    assert root / "data-efficiency" / "resnet50-frozen" / "fraction-0.1" / "seed-0" in folders
+    fractions = {run.config.train_fraction for run in planned.study_runs("data-efficiency")}
     assert fractions == {0.1, 1.0}
+    # 2 main runs + 4 arms + 3 arms at fraction 0.1, two seeds each; the full-data runs once.
+    assert len(planned.runs) == (2 + 4 + 3) * 2
 
 
 @pytest.mark.slow
 def test_smoke_studies_write_their_summaries(tmp_path, monkeypatch):
-    monkeypatch.setattr(study, "RESULTS_ROOT", tmp_path)
-    root = study.run(["arms", "data-efficiency", "gradcam"], "smoke", [0], [0.1, 1.0])
+    settings = plan.PlanSettings(
+        "smoke", studies=("arms", "data-efficiency", "gradcam"), fractions=(0.1, 1.0), results_root=tmp_path
+    )
+    root = study.run(plan.build(settings))
     arms = json.loads((root / "arms" / "summary.json").read_text())
     assert {row["arm"] for row in arms["runs"]} == {"resnet50", "resnet50-frozen", "resnet50-random", "cnn"}
     assert arms["synthetic"] is True
@@ -57,5 +66,5 @@ def test_smoke_studies_write_their_summaries(tmp_path, monkeypatch):
     assert all(row["has_gradcam"] for row in gradcam["runs"])
     # A second run retrains nothing: every run is already finished.
     before = {path: path.stat().st_mtime for path in root.glob("**/manifest.json")}
-    study.run(["arms"], "smoke", [0], [1.0])
+    study.run(plan.build(plan.PlanSettings("smoke", studies=("arms",), fractions=(1.0,), results_root=tmp_path)))
     assert before == {path: path.stat().st_mtime for path in root.glob("**/manifest.json")}

@@ -22,6 +22,7 @@ def manifest(dataset, counts: dict, started: float) -> dict:
         "git": git_state(),
         "versions": versions(),
         "device": device(),
+        "executor": executor(),
         "started_at": _iso(started),
         "finished_at": _iso(datetime.datetime.now().timestamp()),
         "data": {
@@ -33,6 +34,21 @@ def manifest(dataset, counts: dict, started: float) -> dict:
             "class_names": list(dataset.class_names),
             "counts": counts,
         },
+    }
+
+
+def executor() -> dict:
+    """Where the run was launched: a SLURM task (its array job, task, node, restarts) or this machine."""
+    if "SLURM_JOB_ID" not in os.environ:
+        return {"kind": "local"}
+    array_job, task = os.environ.get("SLURM_ARRAY_JOB_ID"), os.environ.get("SLURM_ARRAY_TASK_ID")
+    return {
+        "kind": "slurm",
+        "job": f"{array_job}_{task}" if array_job and task else os.environ["SLURM_JOB_ID"],
+        "job_id": os.environ["SLURM_JOB_ID"],
+        "node": os.environ.get("SLURMD_NODENAME"),
+        "partition": os.environ.get("SLURM_JOB_PARTITION"),
+        "restarts": int(os.environ.get("SLURM_RESTART_COUNT", "0") or 0),
     }
 
 

@@ -6,114 +6,59 @@
   training split (1%, 10%, 100% by default).
 - `gradcam`: Grad-CAM maps are written by every run (gradcam.npz); this study collects them.
 
-Runs are ordinary results directories under `results/studies-<profile>/<study>/...`; finished
-ones are never retrained, so rerunning a study after an interruption continues it. Each study
-ends by writing `<study>/summary.json`, which is what the report reads.
+Runs are ordinary results directories under `results/studies-<profile>/<study>/...`, listed by the
+report's plan (cifarcmp/plan.py) like every other run; finished ones are never retrained, so
+rerunning a study after an interruption continues it. Each study ends by writing
+`<study>/summary.json`, which is what the report reads.
 """
 
 from __future__ import annotations
 
-import json
-import math
 from pathlib import Path
 
-from cifarcmp import config, results
-from cifarcmp.config import STUDIES
+from cifarcmp import results
 from cifarcmp.errors import UserError
-from cifarcmp.paths import RESULTS_ROOT
-
-DEFAULT_FRACTIONS = (0.01, 0.1, 1.0)
-DATA_EFFICIENCY_ARMS = ("resnet50", "resnet50-frozen", "cnn")
+from cifarcmp.plan import Plan, PlannedRun
 
 
-def parse_studies(text: str) -> list[str]:
-    names = [name.strip() for name in text.split(",") if name.strip()]
-    unknown = [name for name in names if name not in STUDIES]
-    if unknown or not names:
-        raise UserError(f"unknown study {', '.join(unknown) or repr(text)}; choose from: {', '.join(STUDIES)}")
-    return names
-
-
-def parse_fractions(text: str) -> list[float]:
-    try:
-        fractions = [float(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise UserError(f"fractions {text!r}: not a comma-separated list of numbers") from None
-    bad = [fraction for fraction in fractions if not 0 < fraction <= 1 or math.isnan(fraction)]
-    if bad or not fractions:
-        raise UserError(f"fraction {bad[0] if bad else text!r} is outside (0, 1]; use e.g. 0.01,0.1,1")
-    return sorted(set(fractions))
-
-
-def study_root(profile: str, data: str | None) -> Path:
-    tag = config.results_tag(config.resolve("cnn", profile, data=data))
-    return RESULTS_ROOT / f"studies-{tag}"
-
-
-def plan(studies, profile, seeds, fractions, root: Path, **overrides) -> dict[str, list[tuple]]:
-    """For each study, its (arm, fraction, seed, RunConfig, run directory) in running order."""
-    planned = {}
-    if "arms" in studies or "gradcam" in studies:
-        planned["arms"] = [
-            (
-                arm,
-                1.0,
-                seed,
-                config.resolve_arm(arm, profile, seed=seed, **overrides),
-                root / "arms" / arm / f"seed-{seed}",
-            )
-            for arm in config.ARMS
-            for seed in seeds
-        ]
-    if "data-efficiency" in studies:
-        runs = []
-        for arm in DATA_EFFICIENCY_ARMS:
-            for fraction in fractions:
-                for seed in seeds:
-                    folder = (
-                        root / "arms" / arm / f"seed-{seed}"
-                        if fraction == 1
-                        else root / "data-efficiency" / arm / f"fraction-{fraction:g}" / f"seed-{seed}"
-                    )
-                    run_config = config.resolve_arm(arm, profile, seed=seed, train_fraction=fraction, **overrides)
-                    runs.append((arm, fraction, seed, run_config, folder))
-        planned["data-efficiency"] = runs
-    return planned
-
-
-def run(studies: list[str], profile: str, seeds: list[int], fractions: list[float], **overrides) -> Path:
+def run(plan: Plan) -> Path:
+    """Train the studies' runs of `plan` that are not finished, in this process, then write the summaries."""
     import keras
 
     from cifarcmp.train.run import train
 
-    root = study_root(profile, overrides.get("data"))
-    planned = plan(studies, profile, seeds, fractions, root, **overrides)
-    todo = {folder: run_config for runs in planned.values() for _, _, _, run_config, folder in runs}
-    for number, (folder, run_config) in enumerate(todo.items(), start=1):
-        if results.is_finished(folder):
-            if results.read_json(folder / "config.json") != json.loads(json.dumps(run_config.to_dict())):
-                raise UserError(f"{folder}: holds a finished run with other settings; move it away to rerun the study")
+    todo = [run for study in plan.settings.studies for run in plan.study_runs(study)]
+    todo = list({run.out: run for run in todo}.values())
+    for number, planned in enumerate(todo, start=1):
+        if planned.status == "done":
             continue
         print(
-            f"study run {number}/{len(todo)}: {run_config.name}, fraction {run_config.train_fraction:g}, seed {run_config.seed}"
+            f"study run {number}/{len(todo)}: {planned.config.name}, fraction {planned.fraction:g}, seed {planned.seed}"
         )
         try:
-            train(run_config, folder)
+            train(planned.config, planned.out)
         except UserError as error:
-            raise UserError(f"study run {folder} failed: {error}") from None
+            raise UserError(f"study run {planned.out} failed: {error}") from None
         keras.backend.clear_session()  # each run starts from a clean graph and fresh layer names
-    for study in studies:
-        summary = _summary(study, planned, profile, root)
+    return write_summaries(plan)
+
+
+def write_summaries(plan: Plan) -> Path:
+    """Each study's summary.json from its finished runs (no Keras: this only reads results)."""
+    root = plan.studies_root
+    for study in plan.settings.studies:
+        summary = _summary(study, plan.study_runs(study), plan.settings.profile, root)
         (root / study).mkdir(parents=True, exist_ok=True)
         results.write_json(root / study / "summary.json", summary)
-    print(f"studies {', '.join(studies)}: summaries in {root}")
+    if plan.settings.studies:
+        print(f"studies {', '.join(plan.settings.studies)}: summaries in {root}")
     return root
 
 
-def _summary(study: str, planned: dict, profile: str, root: Path) -> dict:
-    entries = planned["arms"] if study == "gradcam" else planned[study]
+def _summary(study: str, runs: list[PlannedRun], profile: str, root: Path) -> dict:
     rows = []
-    for arm, fraction, seed, _, folder in entries:
+    for planned in runs:
+        folder, arm, fraction, seed = planned.out, planned.arm, planned.fraction, planned.seed
         run = results.load_run(folder)  # a run that failed or vanished stops here, with its name
         metrics = run.metrics
         row = {
