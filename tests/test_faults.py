@@ -216,17 +216,35 @@ def test_force_recovers_an_interrupted_run_whatever_state_it_is_in(tmp_path):
 # -- a full disk ---------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def small_disk(tmp_path):
-    mount_point = tmp_path / "small-disk"
+def _mount_small_disk(mount_point: Path, options: str) -> None:
     mount_point.mkdir()
     mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount_point)], capture_output=True, text=True
+        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(mount_point)], capture_output=True, text=True
     )
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a small file system here: {mounted.stderr.strip()}")
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    mount_point = tmp_path / "small-disk"
+    _mount_small_disk(mount_point, "size=4m")
     yield mount_point
     subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+@pytest.mark.parametrize(("options", "fragment"), [("size=1m", "no space left"), ("size=1m,ro", "read-only")])
+def test_a_full_or_read_only_keras_home_gets_one_line(tmp_path, monkeypatch, options, fragment):
+    keras_home = tmp_path / "keras-home"
+    _mount_small_disk(keras_home, options)  # too small for the synthetic data set's cached archive
+    try:
+        monkeypatch.setenv("KERAS_HOME", str(keras_home))
+        result = run_cli(*SMOKE_CNN, "--out", tmp_path / "run")
+        assert_one_line_error(result, str(keras_home / "datasets"), fragment)
+        assert not (tmp_path / "run").exists() and not (tmp_path / "run.incomplete").exists()
+        assert not any((keras_home / "datasets").glob("*.tar.gz")) if (keras_home / "datasets").exists() else True
+    finally:
+        subprocess.run(["umount", "-l", str(keras_home)], check=False)
 
 
 @pytest.mark.slow
