@@ -56,7 +56,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--out", default=None, help="results directory (default: results/<profile>/<model>/seed-<seed>)")
     train.add_argument(
-        "--force", action="store_true", help="replace a finished run, or discard an interrupted one with other settings"
+        "--force",
+        action="store_true",
+        help="replace a finished run; discard an interrupted run, whatever its state, and start over",
     )
 
     data = commands.add_parser(

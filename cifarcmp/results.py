@@ -23,6 +23,8 @@ when every file below is written, so a directory without the `.incomplete` suffi
 | `evaluation.json` | optional, rewritten by `cifarcmp evaluate`: intervals, confusion,      |
 |                   | per-class scores, calibration, all computed from predictions.npz      |
 
+Beside each run folder, `<run>.lock` is held (flock) by the one command writing that run.
+
 Layout under `results/`: `<profile>/<model>/seed-<N>/`, where `<profile>` gains `-synthetic` when
 a real-data profile ran on synthetic data.
 """

@@ -152,6 +152,13 @@ def _text(path: Path) -> str:
         return ""
 
 
+def _resumes(work: Path) -> list:
+    try:
+        return json.loads((work / "resumed.json").read_text())["resumed"]
+    except (OSError, ValueError, KeyError):
+        return []
+
+
 @pytest.mark.slow
 def test_kills_at_epoch_ends_and_mid_checkpoint_then_reruns_finish_one_consistent_run(tmp_path):
     out = tmp_path / "cnn" / "seed-0"
@@ -163,10 +170,13 @@ def test_kills_at_epoch_ends_and_mid_checkpoint_then_reruns_finish_one_consisten
     # Kill 2: as soon as a checkpoint folder under a temporary name appears (mid-write).
     # Meanwhile a second command on the same run is refused.
     for trigger in ("row", "temporary"):
-        process = subprocess.Popen(
-            _train_command(out), cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-        )
+        errors = tmp_path / f"stderr-{trigger}.txt"
+        with errors.open("w") as stderr:
+            process = subprocess.Popen(_train_command(out), cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=stderr)
         rows_before = _rows(log)
+        if trigger == "temporary":  # after this run has resumed (and cleared the last run's leftovers)
+            while process.poll() is None and len(_resumes(work)) < kills:
+                time.sleep(0.05)
         if trigger == "row":
             while process.poll() is None and not _text(results.lock_path(out)):
                 time.sleep(0.2)
@@ -179,7 +189,7 @@ def test_kills_at_epoch_ends_and_mid_checkpoint_then_reruns_finish_one_consisten
             if trigger == "temporary" and backup.is_dir() and any(p.name.startswith(".") for p in backup.iterdir()):
                 break
             time.sleep(0.01)
-        assert process.poll() is None, process.stderr.read().decode()[-2000:]
+        assert process.poll() is None, errors.read_text()[-2000:]
         process.send_signal(signal.SIGKILL)
         process.wait()
         kills += 1
