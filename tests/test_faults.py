@@ -152,6 +152,15 @@ def _text(path: Path) -> str:
         return ""
 
 
+def _writing_a_second_checkpoint(backup: Path) -> bool:
+    """A checkpoint is being written (temporary name) while a complete one exists to fall back on."""
+    try:
+        names = [path.name for path in backup.iterdir()]
+    except OSError:
+        return False
+    return any(name.startswith(".epoch-") for name in names) and any(name.startswith("epoch-") for name in names)
+
+
 def _resumes(work: Path) -> list:
     try:
         return json.loads((work / "resumed.json").read_text())["resumed"]
@@ -167,7 +176,8 @@ def test_kills_at_epoch_ends_and_mid_checkpoint_then_reruns_finish_one_consisten
     backup = work / "checkpoints" / "backup"
     kills = 0
     # Kill 1: as soon as epoch 1's CSV row appears (the checkpoint is written just after it).
-    # Kill 2: as soon as a checkpoint folder under a temporary name appears (mid-write).
+    # Kill 2: as soon as a checkpoint folder under a temporary name appears (mid-write) while a
+    # complete one exists: the rerun must resume from that one, after epoch 1 or later.
     # Meanwhile a second command on the same run is refused.
     for trigger in ("row", "temporary"):
         errors = tmp_path / f"stderr-{trigger}.txt"
@@ -186,7 +196,7 @@ def test_kills_at_epoch_ends_and_mid_checkpoint_then_reruns_finish_one_consisten
         while process.poll() is None and time.time() < deadline:
             if trigger == "row" and _rows(log) > rows_before:
                 break
-            if trigger == "temporary" and backup.is_dir() and any(p.name.startswith(".") for p in backup.iterdir()):
+            if trigger == "temporary" and _writing_a_second_checkpoint(backup):
                 break
             time.sleep(0.01)
         assert process.poll() is None, errors.read_text()[-2000:]
