@@ -8,12 +8,15 @@ the commands, so `--help` and argument errors answer at once.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
 
 from cifarcmp.config import MODELS, PROFILES
-from cifarcmp.errors import UserError
+from cifarcmp.errors import UserError, disk_error
+
+MAX_SEED = 2**32 - 1
 
 DATA_HELP = "cifar10 (official download, verified), synthetic (generated, learnable), or a PATH to the archive or extracted folder (python or binary layout)"
 
@@ -47,12 +50,15 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="resnet50 only: imagenet (Keras' verified download), none (random initialisation) or a PATH to a notop .h5 (default: the profile's)",
     )
-    train.add_argument("--seed", type=int, default=0, help="seeds the split, subsets, initialisation and shuffling")
+    # Strings, checked in _train, so a bad value gets our one-line error rather than argparse's usage.
     train.add_argument(
-        "--out", type=Path, default=None, help="results directory (default: results/<profile>/<model>/seed-<seed>)"
+        "--seed", default="0", help=f"seeds the split, subsets, initialisation and shuffling (0 to {MAX_SEED})"
     )
+    train.add_argument("--out", default=None, help="results directory (default: results/<profile>/<model>/seed-<seed>)")
     train.add_argument(
-        "--force", action="store_true", help="replace a finished run, or discard an interrupted one with other settings"
+        "--force",
+        action="store_true",
+        help="replace a finished run; discard an interrupted run, whatever its state, and start over",
     )
     train.add_argument(
         "--arm", default=None, help="a study arm of the model: resnet50-frozen or resnet50-random (see `cifarcmp plan`)"
@@ -156,6 +162,12 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as error:
         print(f"cifarcmp: error: {error}", file=sys.stderr)
         return 1
+    except OSError as error:
+        translated = disk_error(error)
+        if translated is None:
+            raise
+        print(f"cifarcmp: error: {translated}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(
             "cifarcmp: interrupted; run the same command again to resume from the last completed epoch", file=sys.stderr
@@ -171,7 +183,7 @@ def resolve_train(arguments):
         raise UserError(f"unknown profile {arguments.profile!r}; choose one of: {', '.join(PROFILES)}")
     overrides = dict(
         data=arguments.data,
-        seed=arguments.seed,
+        seed=_seed(arguments.seed),
         weights=_weights(arguments.weights),
         train_fraction=arguments.fraction,
     )
@@ -189,7 +201,14 @@ def _train(arguments) -> int:
     from cifarcmp import config
 
     resolved = resolve_train(arguments)
-    out = arguments.out or config.default_run_dir(resolved)
+    if arguments.out is not None and not arguments.out.strip():
+        raise UserError("--out '': names no results folder; give a folder such as results/mine/cnn/seed-0")
+    out = Path(arguments.out).expanduser().absolute() if arguments.out is not None else config.default_run_dir(resolved)
+    from cifarcmp import results
+
+    # Every check that needs no Keras, before Keras is imported (train repeats them under the lock).
+    results.check_destination(out, arguments.force)
+    results.interrupted_run(results.incomplete_path(out), json.loads(json.dumps(resolved.to_dict())), arguments.force)
     from cifarcmp.train.run import train  # imports Keras: after the arguments are known to be good
 
     train(resolved, out, force=arguments.force)
@@ -334,6 +353,16 @@ def _run_task(arguments) -> int:
     signal.signal(signal.SIGTERM, stop)
     print(f"{entry['name']}: cifarcmp train {' '.join(entry['arguments'])}", flush=True)
     return main(["train", *entry["arguments"]])
+
+
+def _seed(value: str) -> int:
+    try:
+        seed = int(value)
+    except ValueError:
+        raise UserError(f"--seed {value!r}: not a whole number; give one from 0 to {MAX_SEED}") from None
+    if not 0 <= seed <= MAX_SEED:
+        raise UserError(f"--seed {seed}: out of range; give one from 0 to {MAX_SEED} (what NumPy's seeding takes)")
+    return seed
 
 
 def _weights(value: str | None) -> str | None:

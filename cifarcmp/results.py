@@ -24,6 +24,8 @@ when every file below is written, so a directory without the `.incomplete` suffi
 | `evaluation.json` | optional, rewritten by `cifarcmp evaluate`: intervals, confusion,      |
 |                   | per-class scores, calibration, all computed from predictions.npz      |
 
+Beside each run folder, `<run>.lock` is held (flock) by the one command writing that run.
+
 Layout under `results/`: `<profile>/<model>/seed-<N>/`, where `<profile>` gains `-synthetic` when
 a real-data profile ran on synthetic data.
 """
@@ -375,7 +377,8 @@ def check(path: Path, value, rule) -> None:
 
 
 def write_json(path: Path, data: dict) -> None:
-    path.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
+    """Atomically: a kill or a full disk leaves the old file or the new one, never a 0-byte one."""
+    write_text_atomically(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
 
 
 def read_json(path: Path) -> dict:
@@ -615,6 +618,65 @@ def incomplete_path(final: Path) -> Path:
     return final.with_name(final.name + INCOMPLETE_SUFFIX)
 
 
+def lock_path(final: Path) -> Path:
+    """The lock of a run: beside its folder, not in it, since the folder is renamed at the end."""
+    return final.with_name(final.name + ".lock")
+
+
+def check_destination(out: Path, force: bool) -> None:
+    """Refuse an --out that is not ours to write, before anything is created or Keras imported."""
+    if not out.name or out.name in (".", ".."):
+        raise UserError(f"--out {str(out)!r}: names no results folder; give a folder such as results/mine/cnn/seed-0")
+    if out.name.endswith((INCOMPLETE_SUFFIX, ".lock", ".replaced")):
+        raise UserError(f"{out}: a name cifarcmp uses for its own files; choose another --out")
+    if out.exists() and not out.is_dir():
+        raise UserError(f"{out}: exists and is not a directory; choose another --out")
+    finished = is_finished(out)
+    if finished and not force:
+        raise UserError(f"{out}: already holds a finished run; pass --force to replace it")
+    # Never delete what a user put there: only a finished run (with --force) or an empty folder.
+    if out.is_dir() and not finished and any(out.iterdir()):
+        raise UserError(f"{out}: a non-empty folder that is not a cifarcmp run; choose another --out")
+    # Probe the nearest existing folder without creating anything: a run that fails on its data
+    # or weights must leave no trace, not even empty folders.
+    ancestor = out.parent
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise UserError(f"{out}: cannot write there ({ancestor} is a file); choose another --out")
+    try:
+        with tempfile.TemporaryFile(dir=ancestor):
+            pass
+    except OSError as error:
+        raise UserError(f"{out}: cannot write there ({error.strerror} in {ancestor}); choose another --out") from None
+
+
+def interrupted_run(work: Path, wanted_config: dict, force: bool) -> str:
+    """What to do with `<run>.incomplete/`: "new" (none), "resume", or "discard" (--force).
+
+    --force always discards it, so it recovers any interrupted run, however broken.
+    """
+    if not work.exists() and not work.is_symlink():
+        return "new"
+    if not work.is_dir() or work.is_symlink():
+        raise UserError(f"{work}: not a folder cifarcmp made; move it away")
+    if force:
+        return "discard"
+    if not any(work.iterdir()):
+        return "new"
+    try:
+        saved = json.loads((work / "config.json").read_text())
+    except (OSError, ValueError):
+        raise UserError(
+            f"{work}: an interrupted run whose config.json is missing or unreadable; pass --force to start it over"
+        ) from None
+    if saved != wanted_config:
+        raise UserError(
+            f"{work}: an interrupted run with other settings; rerun it with its settings, or pass --force to discard it"
+        )
+    return "resume"
+
+
 def publish(work: Path, final: Path) -> None:
     """Move a completed work directory into place; an old finished run there goes only after."""
     if final.exists():
@@ -635,12 +697,19 @@ def write_text_atomically(path: Path, text: str) -> None:
     """
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(handle, 0o666 & ~_umask())  # mkstemp makes 0600; give what open() would
         with os.fdopen(handle, "w", newline="") as stream:
             stream.write(text)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def confusion_csv(counts: list[list[int]], names: list[str]) -> str:

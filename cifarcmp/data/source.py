@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from cifarcmp.data import archive, synthetic
-from cifarcmp.errors import UserError
+from cifarcmp.errors import UserError, disk_error
 
 OFFICIAL_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 OFFICIAL_FILENAME = "cifar-10-python.tar.gz"
@@ -131,8 +131,15 @@ def synthetic_archive() -> Path:
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         temporary = path.with_name(path.name + f".{os.getpid()}.tar.gz")
-        archive.write_archive(temporary, synthetic.generate(), "python")
-        os.replace(temporary, path)
+        try:
+            archive.write_archive(temporary, synthetic.generate(), "python")
+            os.replace(temporary, path)
+        except BaseException as error:  # a full or read-only KERAS_HOME: leave no partial archive behind
+            temporary.unlink(missing_ok=True)
+            translated = disk_error(error, path.parent) if isinstance(error, OSError) else None
+            if translated is None:
+                raise
+            raise translated from None
     return path
 
 

@@ -1,36 +1,41 @@
 """One training run: data -> split -> model -> fit -> evaluate once on test -> results directory.
 
 Everything is written into `<out>.incomplete/` and renamed to `<out>/` at the very end, so an
-interrupted run never looks finished. Rerunning the same command resumes it: Keras'
-BackupAndRestore restores the model, the optimiser and the epoch, and our early-stopping callback
-restores its own memory (best value, best weights, patience count), which BackupAndRestore does
-not keep.
+interrupted run never looks finished. Rerunning the same command resumes it from the last
+checkpoint (train/checkpoints.py: model, optimiser, epoch, early stopping's memory and the history
+rows, in one folder replaced atomically each epoch), so a kill at any instant loses at most the
+epoch under way. One command at a time per run: a lock `<out>.lock` beside the folder is held
+from before the folder is touched until it is published.
 """
 
 from __future__ import annotations
 
+import csv
+import datetime
+import io
 import json
 import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import keras
 import numpy as np
 
-from cifarcmp import results
+from cifarcmp import lock, results
 from cifarcmp.analysis import stats
 from cifarcmp.config import RunConfig, learning_rate_for_epoch
 from cifarcmp.data import source as data
 from cifarcmp.data import splits
-from cifarcmp.errors import UserError
+from cifarcmp.errors import disk_error
 from cifarcmp.train import compute, gradcam, models, provenance
+from cifarcmp.train.checkpoints import Checkpoints, SaveEveryEpoch
 
 SAMPLES_PER_CLASS = 10
 GALLERY_SIZE = 24
 GRADCAM_PER_CLASS = 2
 EVALUATION_BATCH = 256
+RESUMES = "resumed.json"  # in the work folder: when the run was resumed, and from which epoch
 
 
 class EpochTimer(keras.callbacks.Callback):
@@ -53,74 +58,75 @@ class EpochTimer(keras.callbacks.Callback):
 class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
     """EarlyStopping on val_loss whose memory survives a restart.
 
-    Its state (best value and epoch, patience count) is saved as JSON after every epoch and the
-    best weights as a .weights.h5 file whenever they improve; `on_train_begin` reads them back.
-    With patience 0 it never stops but still restores the best epoch's weights at the end, so
-    test is evaluated with the weights chosen on validation in both protocols.
+    Its memory (best value and epoch, patience count, stopped epoch) and best weights go into
+    each checkpoint (`memory()`, SaveEveryEpoch) and come back through the constructor, so they
+    always belong to the same epoch as the restored model. With patience 0 it never stops but
+    still restores the best epoch's weights at the end, so test is evaluated with the weights
+    chosen on validation in both protocols.
     """
 
-    def __init__(self, state_dir: Path, patience: int):
+    def __init__(self, patience: int, memory: dict | None = None, best_weights: list | None = None):
         super().__init__(monitor="val_loss", patience=patience or 10**9, restore_best_weights=True, verbose=1)
-        self.state_file = state_dir / "early_stopping.json"
-        self.weights_file = state_dir / "best.weights.h5"
+        self.restored_memory = memory
+        self.restored_best_weights = best_weights
 
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)
-        if self.state_file.exists():
-            state = json.loads(self.state_file.read_text())
-            self.best, self.best_epoch, self.wait = state["best"], state["best_epoch"], state["wait"]
+        if self.restored_memory:
+            memory = self.restored_memory
+            self.best, self.best_epoch = memory["best"], memory["best_epoch"]
+            self.wait, self.stopped_epoch = memory["wait"], memory["stopped_epoch"]
+            self.best_weights = self.restored_best_weights
 
-    def on_epoch_end(self, epoch, logs=None):
-        previous_best_epoch = self.best_epoch if self.best is not None else None
-        if self.best is not None and self.best_weights is None and self.weights_file.exists():
-            self.best_weights = _weights_from_file(self.model, self.weights_file)
-        super().on_epoch_end(epoch, logs)
-        if self.best_epoch != previous_best_epoch:
-            self.model.save_weights(self.weights_file)
-        state = {"best": self.best, "best_epoch": self.best_epoch, "wait": self.wait}
-        self.state_file.write_text(json.dumps(state))
-
-    def on_train_end(self, logs=None):
-        if self.best_weights is None and self.weights_file.exists():
-            self.best_weights = _weights_from_file(self.model, self.weights_file)
-        super().on_train_end(logs)
-
-
-def _weights_from_file(model: keras.Model, path: Path) -> list:
-    current = model.get_weights()
-    model.load_weights(path)
-    saved = model.get_weights()
-    model.set_weights(current)
-    return saved
+    def memory(self) -> dict:
+        best = None if self.best is None else float(self.best)
+        return {"best": best, "best_epoch": self.best_epoch, "wait": self.wait, "stopped_epoch": self.stopped_epoch}
 
 
 def train(config: RunConfig, out: Path, force: bool = False) -> Path:
     started = time.time()
     out = Path(out)
-    work = results.incomplete_path(out)
-    _check_output(out, force)
+    results.check_destination(out, force)
     dataset = data.load(config.data)
     split = _split(dataset, config)
     model = models.build(config)
     models.compile_for_training(model, config)
-    checkpoints = _prepare_work_dir(work, config, force)
+    work = results.incomplete_path(out)
+    with lock.hold(results.lock_path(out), str(out)):
+        # Again under the lock: another command may have finished or started this run meanwhile.
+        results.check_destination(out, force)
+        try:
+            return _train_locked(config, out, work, force, dataset, split, model, started)
+        except OSError as error:
+            translated = disk_error(error, work)
+            if translated is None:
+                raise
+            raise translated from None
 
-    fit_done = checkpoints / "fit_done.json"
-    chosen_weights = checkpoints / "chosen.weights.h5"
-    if fit_done.exists():
+
+def _train_locked(config, out, work, force, dataset, split, model, started) -> Path:
+    action = results.interrupted_run(work, json.loads(json.dumps(config.to_dict())), force)
+    if action == "resume" and results.is_finished(work):
+        # Killed after the last file was written but before the rename: only the rename is left.
+        _discard_checkpoints(work)
+        results.publish(work, out)
+        print(f"{config.name}: the interrupted run was complete; results in {out}")
+        return out
+    checkpoints = _prepare_work_dir(work, config, action)
+    restored = _resume(work, checkpoints, model, action)
+    if restored is not None and restored[0]["finished"]:
         print(f"training already finished in {work}; evaluating", file=sys.stderr)
-        model.load_weights(chosen_weights)
-        early_stopping_state = json.loads(fit_done.read_text())
+        state, best_weights = restored
+        if best_weights is not None:
+            model.set_weights(best_weights)
     else:
-        early_stopping = _fit(model, config, split, checkpoints)
-        model.save_weights(chosen_weights)
-        early_stopping_state = {
-            "best_epoch": early_stopping.best_epoch + 1,
-            "stopped_epoch": early_stopping.stopped_epoch + 1 if early_stopping.stopped_epoch else 0,
-        }
-        fit_done.write_text(json.dumps(early_stopping_state))
-
-    history = _history(checkpoints / "history_log.csv")
+        state = _fit(model, config, split, checkpoints, restored)
+    memory = state["early_stopping"]
+    early_stopping_state = {
+        "best_epoch": memory["best_epoch"] + 1,
+        "stopped_epoch": memory["stopped_epoch"] + 1 if memory["stopped_epoch"] else 0,
+    }
+    history = _history(state["history"])
     metrics = _evaluate(model, split, history, early_stopping_state, config)
     metrics["wall_seconds"] = round(time.time() - started, 2)
     metrics["parameters"] = models.parameter_counts(model)
@@ -134,7 +140,7 @@ def train(config: RunConfig, out: Path, force: bool = False) -> Path:
         "layers, 1 x for frozen ones, per training image seen",
     }
     _write_results(work, config, dataset, split, model, history, metrics, started)
-    shutil.rmtree(checkpoints)
+    _discard_checkpoints(work)
     results.publish(work, out)
     print(
         f"{config.name}: test accuracy {metrics['test_accuracy']:.2%} (loss {metrics['test_loss']:.4f}), "
@@ -144,43 +150,67 @@ def train(config: RunConfig, out: Path, force: bool = False) -> Path:
     return out
 
 
-def _check_output(out: Path, force: bool) -> None:
-    if results.is_finished(out) and not force:
-        raise UserError(f"{out}: already holds a finished run; pass --force to replace it")
-    if out.exists() and not out.is_dir():
-        raise UserError(f"{out}: exists and is not a directory; choose another --out")
-    if out.exists() and any(out.iterdir()) and not results.is_finished(out):
-        raise UserError(f"{out}: a non-empty folder that is not a cifarcmp run; choose another --out")
-    # Probe the nearest existing folder without creating anything: a run that fails on its data
-    # or weights must leave no trace, not even empty folders.
-    ancestor = out.parent
-    while not ancestor.exists():
-        ancestor = ancestor.parent
-    if not ancestor.is_dir():
-        raise UserError(f"{out}: cannot write there ({ancestor} is a file); choose another --out")
-    try:
-        with tempfile.TemporaryFile(dir=ancestor):
-            pass
-    except OSError as error:
-        raise UserError(f"{out}: cannot write there ({error.strerror} in {ancestor}); choose another --out") from None
-
-
-def _prepare_work_dir(work: Path, config: RunConfig, force: bool) -> Path:
-    wanted = json.loads(json.dumps(config.to_dict()))
-    config_file = work / "config.json"
-    if config_file.exists():
-        if json.loads(config_file.read_text()) == wanted:
-            print(f"resuming the interrupted run in {work}", file=sys.stderr)
-        elif force:
-            shutil.rmtree(work)
-        else:
-            raise UserError(
-                f"{work}: an interrupted run with other settings; rerun it with its settings, or pass --force to discard it"
-            )
+def _prepare_work_dir(work: Path, config: RunConfig, action: str) -> Path:
+    if action == "discard":
+        print(f"--force: discarding the interrupted run in {work}", file=sys.stderr)
+        shutil.rmtree(work)
+    # config.json first, atomically: a folder with a readable config.json is a run to resume.
+    work.mkdir(parents=True, exist_ok=True)
+    results.write_json(work / "config.json", json.loads(json.dumps(config.to_dict())))
     checkpoints = work / "checkpoints"
-    checkpoints.mkdir(parents=True, exist_ok=True)
-    results.write_json(config_file, wanted)
+    checkpoints.mkdir(exist_ok=True)
     return checkpoints
+
+
+def _resume(work: Path, checkpoints: Path, model, action: str) -> tuple[dict, list | None] | None:
+    """Restore the newest readable checkpoint; make the CSV log and the resume record agree with it."""
+    restored = Checkpoints(checkpoints / "backup").restore(model)
+    state = restored[0] if restored else None
+    if action == "resume":
+        epoch = state["epoch"] if state else 0
+        print(f"resuming the interrupted run in {work} after epoch {epoch}", file=sys.stderr)
+        resumes = _resumes(work)
+        resumes.append({"at": _now(), "from_epoch": epoch})
+        results.write_json(work / RESUMES, {"resumed": resumes})
+    # The live log says what the checkpoint holds: rows of epochs trained after it go.
+    _write_history_log(checkpoints / "history_log.csv", state["history"] if state else [])
+    return restored
+
+
+def _resumes(work: Path) -> list[dict]:
+    try:
+        return list(json.loads((work / RESUMES).read_text())["resumed"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+
+
+def _write_history_log(path: Path, rows: list[dict]) -> None:
+    if not rows:
+        path.unlink(missing_ok=True)
+        return
+    # The layout CSVLogger writes (epoch, then the sorted log keys), so it appends rows alike.
+    columns = ["epoch", *sorted(key for key in rows[0] if key != "epoch")]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\r\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({column: row.get(column, "NA") for column in columns})
+    results.write_text_atomically(path, buffer.getvalue())
+
+
+def _discard_checkpoints(work: Path) -> None:
+    checkpoints = work / "checkpoints"
+    if checkpoints.exists():
+        # Renamed first, so a kill during the deletion leaves no half-deleted checkpoint behind.
+        discarded = work / ".checkpoints.discarded"
+        shutil.rmtree(discarded, ignore_errors=True)
+        checkpoints.rename(discarded)
+    shutil.rmtree(work / ".checkpoints.discarded", ignore_errors=True)
+    (work / RESUMES).unlink(missing_ok=True)
 
 
 def _split(dataset: data.Dataset, config: RunConfig) -> dict:
@@ -205,14 +235,21 @@ def _split(dataset: data.Dataset, config: RunConfig) -> dict:
     }
 
 
-def _fit(model, config: RunConfig, split: dict, checkpoints: Path) -> ResumableEarlyStopping:
-    early_stopping = ResumableEarlyStopping(checkpoints, config.early_stopping_patience)
+def _fit(model, config: RunConfig, split: dict, checkpoints: Path, restored) -> dict:
+    """Train from the restored checkpoint (or from scratch); the last checkpoint's state."""
+    state, best_weights = restored or (None, None)
+    early_stopping = ResumableEarlyStopping(
+        config.early_stopping_patience, state["early_stopping"] if state else None, best_weights
+    )
+    saver = SaveEveryEpoch(
+        Checkpoints(checkpoints / "backup"), early_stopping, list(state["history"]) if state else [], config.epochs
+    )
     callbacks = [
         EpochTimer(),
         keras.callbacks.LearningRateScheduler(lambda epoch, rate: learning_rate_for_epoch(config, epoch)),
         early_stopping,
-        keras.callbacks.CSVLogger(str(checkpoints / "history_log.csv"), append=True),
-        keras.callbacks.BackupAndRestore(str(checkpoints / "backup")),
+        keras.callbacks.CSVLogger(str(checkpoints / "history_log.csv"), append=True),  # a live log to tail
+        saver,  # last: it records what the callbacks before it decided for the epoch
     ]
     model.fit(
         split["x_train"],
@@ -220,26 +257,23 @@ def _fit(model, config: RunConfig, split: dict, checkpoints: Path) -> ResumableE
         validation_data=(split["x_val"], split["y_val"]),
         batch_size=config.batch_size,
         epochs=config.epochs,
+        initial_epoch=state["epoch"] if state else 0,
         shuffle=True,
         callbacks=callbacks,
         # A live progress bar on a terminal; one line per epoch in logs (CI, make, redirected output).
         verbose=1 if sys.stdout.isatty() else 2,
     )
-    return early_stopping
+    return saver.state
 
 
-def _history(log: Path) -> list[dict]:
-    """The epochs logged, each once (an epoch repeated after a restart keeps its last row)."""
-    by_epoch = {}
-    for row in results.read_history_log(log):
-        by_epoch[int(row["epoch"])] = row
+def _history(logged: list[dict]) -> list[dict]:
+    """The checkpoint's rows (one per epoch, in order) as history.csv holds them."""
     rows = []
-    for epoch in sorted(by_epoch):
-        row = by_epoch[epoch]
+    for row in logged:
         values = {key: float(value) for key, value in row.items() if key != "epoch"}
         # The optimiser holds the rate in float32 (0.009999999776); six digits say what was set.
         values["learning_rate"] = float(f"{values['learning_rate']:.6g}")
-        rows.append({**values, "epoch": epoch + 1})
+        rows.append({**values, "epoch": int(row["epoch"]) + 1})
     return rows
 
 
@@ -316,4 +350,6 @@ def _write_results(work, config, dataset, split, model, history, metrics, starte
         indices=split["test_indices"][positions].astype(np.int64),
     )
     # The manifest goes last: its "complete" status is what marks the directory as finished.
-    results.write_json(work / "manifest.json", provenance.manifest(dataset, counts, started))
+    manifest = provenance.manifest(dataset, counts, started)
+    manifest["resumed"] = _resumes(work)  # empty when the run was never interrupted
+    results.write_json(work / "manifest.json", manifest)
