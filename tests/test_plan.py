@@ -54,7 +54,7 @@ def test_every_planned_run_trains_its_own_config_through_the_train_command(tmp_p
     for run in plan.build(settings).runs:
         arguments = parser.parse_args(["train", *run.train_arguments()])
         assert cli.resolve_train(arguments) == run.config, run.name
-        assert arguments.out == run.out
+        assert Path(arguments.out) == run.out
 
 
 def test_statuses_are_read_from_disk(tmp_path):
