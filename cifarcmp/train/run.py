@@ -25,7 +25,7 @@ from cifarcmp.config import RunConfig, learning_rate_for_epoch
 from cifarcmp.data import source as data
 from cifarcmp.data import splits
 from cifarcmp.errors import UserError
-from cifarcmp.train import compute, gradcam, models, provenance
+from cifarcmp.train import compute, gradcam, models, monitoring, provenance
 
 SAMPLES_PER_CLASS = 10
 GALLERY_SIZE = 24
@@ -138,7 +138,7 @@ def train(config: RunConfig, out: Path, force: bool = False) -> Path:
     results.publish(work, out)
     print(
         f"{config.name}: test accuracy {metrics['test_accuracy']:.2%} (loss {metrics['test_loss']:.4f}), "
-        f"{metrics['wall_seconds']:.0f} s; results in {out}"
+        f"{metrics['wall_seconds']:.0f} s; results in {out}{monitoring.closing_note(out)}{models.precision_note(model)}"
         + ("  [SYNTHETIC data, not CIFAR-10]" if dataset.synthetic else "")
     )
     return out
@@ -213,6 +213,8 @@ def _fit(model, config: RunConfig, split: dict, checkpoints: Path) -> ResumableE
         early_stopping,
         keras.callbacks.CSVLogger(str(checkpoints / "history_log.csv"), append=True),
         keras.callbacks.BackupAndRestore(str(checkpoints / "backup")),
+        # <run>.incomplete/tensorboard/: moves with the run when it finishes.
+        *monitoring.callbacks(checkpoints.parent),
     ]
     model.fit(
         split["x_train"],
