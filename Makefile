@@ -34,7 +34,7 @@ RUNS := $(foreach model,$(MODELS),$(foreach seed,$(SEED_LIST),$(RESULTS)/$(model
 TRAIN_FLAGS := --profile $(PROFILE) $(if $(DATA),--data $(DATA)) $(if $(WEIGHTS),--weights $(WEIGHTS))
 INSTALLED := $(VENV)/.installed-$(TF)
 
-.PHONY: help setup train studies report site serve lint test test-fast bench clean
+.PHONY: help setup train studies report site serve tensorboard lint test test-fast bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -67,6 +67,10 @@ site: $(INSTALLED) ## render docs/generated/ from existing results and build sit
 
 serve: site ## preview the built site on http://127.0.0.1:8000
 	$(BIN)/python -m http.server 8000 --bind 127.0.0.1 --directory site
+
+tensorboard: $(INSTALLED) ## serve the TensorBoard logs of every run under results/ (live while one trains)
+	@$(BIN)/python -c 'import tensorboard' 2>/dev/null || { echo "make tensorboard: TensorBoard is not installed in $(VENV); run: $(BIN)/python -m pip install tensorboard" >&2; exit 1; }
+	$(BIN)/tensorboard --logdir results
 
 lint: $(INSTALLED) ## check the code with ruff (lint rules and formatting, as configured in pyproject.toml)
 	$(BIN)/ruff check cifarcmp tests
