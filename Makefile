@@ -22,6 +22,8 @@ SEEDS ?= 1
 # Opt-in studies of the seed's claims, comma-separated: arms, data-efficiency, gradcam.
 STUDIES ?=
 FRACTIONS ?= 0.01,0.1,1
+# float32 (the seed's), or mixed: bfloat16/float16 compute on a GPU, listed as a deviation.
+PRECISION ?=
 MODELS := resnet50 cnn
 
 # Real-data profiles run on synthetic data land in their own folder, marked as such.
@@ -31,7 +33,7 @@ TAG := $(PROFILE)$(DATA_SUFFIX)
 RESULTS := results/$(TAG)
 SEED_LIST := $(if $(filter 1,$(SEEDS)),$(SEED),$(shell seq 0 $$(( $(SEEDS) - 1 ))))
 RUNS := $(foreach model,$(MODELS),$(foreach seed,$(SEED_LIST),$(RESULTS)/$(model)/seed-$(seed)/manifest.json))
-TRAIN_FLAGS := --profile $(PROFILE) $(if $(DATA),--data $(DATA)) $(if $(WEIGHTS),--weights $(WEIGHTS))
+TRAIN_FLAGS := --profile $(PROFILE) $(if $(DATA),--data $(DATA)) $(if $(WEIGHTS),--weights $(WEIGHTS)) $(if $(PRECISION),--precision $(PRECISION))
 INSTALLED := $(VENV)/.installed-$(TF)
 
 .PHONY: help setup train studies report site serve tensorboard lint test test-fast bench clean
@@ -39,7 +41,7 @@ INSTALLED := $(VENV)/.installed-$(TF)
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 	@echo "  variables: PROFILE=$(PROFILE) (paper|quick|smoke)  DATA=cifar10|synthetic|PATH  WEIGHTS=imagenet|none|PATH"
-	@echo "             SEED=$(SEED)  SEEDS=$(SEEDS)  STUDIES=arms,data-efficiency,gradcam  FRACTIONS=$(FRACTIONS)  TF=$(TF)"
+	@echo "             SEED=$(SEED)  SEEDS=$(SEEDS)  STUDIES=arms,data-efficiency,gradcam  FRACTIONS=$(FRACTIONS)  PRECISION=float32|mixed  TF=$(TF)"
 
 setup: $(INSTALLED) ## create .venv and install cifarcmp with its dependencies
 
@@ -82,8 +84,8 @@ test: lint ## lint, then every test (slow ones included: they train small models
 test-fast: lint ## lint, then every test but the slow ones (a couple of minutes)
 	$(BIN)/python -m pytest -m "not slow"
 
-bench: $(INSTALLED) ## print throughput and memory figures for both models on this machine
-	$(BIN)/python -m cifarcmp.train.bench
+bench: $(INSTALLED) ## print throughput, achieved TFLOP/s and memory for both models on this machine (PRECISION)
+	$(BIN)/python -m cifarcmp.train.bench $(if $(PRECISION),--precision $(PRECISION))
 
 clean: ## remove built pages and the site (results are kept)
 	rm -rf site docs/generated

@@ -19,7 +19,7 @@ DATA_HELP = "cifar10 (official download, verified), synthetic (generated, learna
 
 PRECISION_HELP = (
     f"{' or '.join(PRECISIONS)}: mixed computes in bfloat16 (GPUs of compute capability 8.0 and later) or float16 "
-    "with float32 weights, about twice as fast on a GPU, and is listed as a deviation (default: float32)"
+    "with float32 weights, faster on a GPU with tensor cores, and is listed as a deviation (default: float32)"
 )
 
 

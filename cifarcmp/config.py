@@ -67,8 +67,8 @@ class RunConfig:
 
     # Arithmetic. The seed trained in float32. "mixed" computes in bfloat16 (GPUs of compute
     # capability 8.0 and later) or float16 (older GPUs, with loss scaling), keeping the weights
-    # and the softmax output in float32: about twice the speed on a GPU with tensor cores, at a
-    # small cost in precision, so it is listed as a deviation.
+    # and the softmax output in float32: faster on GPUs with tensor cores (up to 3x, says
+    # TensorFlow's guide), at a small cost in precision, so it is listed as a deviation.
     precision: str = "float32"  # "float32" or "mixed"
 
     deviations: tuple[str, ...] = field(default=())  # how this run departs from the seed's protocol
