@@ -32,6 +32,8 @@ PARTITION ?=
 TIME ?=
 GPUS ?=
 SBATCH_ARGS ?=
+# float32 (the seed's), or mixed: bfloat16/float16 compute on a GPU, listed as a deviation.
+PRECISION ?=
 
 # Real-data profiles run on synthetic data land in their own folder, marked as such.
 # (the same rule as cifarcmp.config.results_tag)
@@ -47,16 +49,16 @@ endif
 ifeq ($(call whole_number,$(SEED)),)
 $(error SEED=$(SEED): need a whole number >= 0, such as SEED=0)
 endif
-PLAN_FLAGS := --profile $(PROFILE) --seed $(SEED) --seeds $(SEEDS) $(if $(STUDIES),--studies $(STUDIES) --fractions $(FRACTIONS)) $(if $(DATA),--data $(DATA)) $(if $(WEIGHTS),--weights $(WEIGHTS))
+PLAN_FLAGS := --profile $(PROFILE) --seed $(SEED) --seeds $(SEEDS) $(if $(STUDIES),--studies $(STUDIES) --fractions $(FRACTIONS)) $(if $(DATA),--data $(DATA)) $(if $(WEIGHTS),--weights $(WEIGHTS)) $(if $(PRECISION),--precision $(PRECISION))
 EXECUTOR_FLAGS := --executor $(EXECUTOR) $(if $(JOBS),--jobs $(JOBS)) $(if $(GPUS),--gpus-per-run $(GPUS)) $(if $(PARTITION),--partition $(PARTITION)) $(if $(TIME),--time $(TIME)) $(foreach option,$(SBATCH_ARGS),--sbatch-arg=$(option))
 INSTALLED := $(VENV)/.installed-$(TF)
 
-.PHONY: help setup plan train studies report site serve lint test test-fast bench clean
+.PHONY: help setup plan train studies report site serve tensorboard lint test test-fast bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 	@echo "  variables: PROFILE=$(PROFILE) (paper|quick|smoke)  DATA=cifar10|synthetic|PATH  WEIGHTS=imagenet|none|PATH"
-	@echo "             SEED=$(SEED)  SEEDS=$(SEEDS)  STUDIES=arms,data-efficiency,gradcam  FRACTIONS=$(FRACTIONS)  TF=$(TF)"
+	@echo "             SEED=$(SEED)  SEEDS=$(SEEDS)  STUDIES=arms,data-efficiency,gradcam  FRACTIONS=$(FRACTIONS)  PRECISION=float32|mixed  TF=$(TF)"
 	@echo "             EXECUTOR=local|slurm  JOBS=N  GPUS=N  PARTITION=  TIME=  SBATCH_ARGS='--mem=16G ...'"
 
 setup: $(INSTALLED) ## create .venv and install cifarcmp with its dependencies
@@ -76,7 +78,7 @@ train: $(INSTALLED) ## train the plan's unfinished runs (EXECUTOR, JOBS, ...); c
 
 # A single run is still a file target: `make results/smoke/cnn/seed-0/manifest.json PROFILE=smoke`.
 $(RESULTS)/%/manifest.json: | $(INSTALLED)
-	$(BIN)/cifarcmp train --model $(word 1,$(subst /, ,$*)) --seed $(patsubst seed-%,%,$(word 2,$(subst /, ,$*))) --profile $(PROFILE) $(if $(DATA),--data $(DATA)) $(if $(WEIGHTS),--weights $(WEIGHTS)) --out $(RESULTS)/$*
+	$(BIN)/cifarcmp train --model $(word 1,$(subst /, ,$*)) --seed $(patsubst seed-%,%,$(word 2,$(subst /, ,$*))) --profile $(PROFILE) $(if $(DATA),--data $(DATA)) $(if $(WEIGHTS),--weights $(WEIGHTS)) $(if $(PRECISION),--precision $(PRECISION)) --out $(RESULTS)/$*
 
 report: train site ## train what the plan lacks (STUDIES included), then render and build site/
 
@@ -95,6 +97,10 @@ site: $(INSTALLED) ## render docs/generated/ from existing results and build sit
 serve: site ## preview the built site on http://127.0.0.1:8000
 	$(BIN)/python -m http.server 8000 --bind 127.0.0.1 --directory site
 
+tensorboard: $(INSTALLED) ## serve the TensorBoard logs of every run under results/ (live while one trains)
+	@$(BIN)/python -c 'import tensorboard' 2>/dev/null || { echo "make tensorboard: TensorBoard is not installed in $(VENV); run: $(BIN)/python -m pip install tensorboard" >&2; exit 1; }
+	$(BIN)/tensorboard --logdir results
+
 lint: $(INSTALLED) ## check the code with ruff (lint rules and formatting, as configured in pyproject.toml)
 	$(BIN)/ruff check cifarcmp tests
 	$(BIN)/ruff format --check cifarcmp tests
@@ -105,8 +111,8 @@ test: lint ## lint, then every test (slow ones included: they train small models
 test-fast: lint ## lint, then every test but the slow ones (a couple of minutes)
 	$(BIN)/python -m pytest -m "not slow"
 
-bench: $(INSTALLED) ## print throughput and memory figures for both models on this machine
-	$(BIN)/python -m cifarcmp.train.bench
+bench: $(INSTALLED) ## print throughput, achieved TFLOP/s and memory for both models on this machine (PRECISION)
+	$(BIN)/python -m cifarcmp.train.bench $(if $(PRECISION),--precision $(PRECISION))
 
 clean: ## remove built pages and the site (results are kept)
 	rm -rf site .site.building .site.old docs/generated

@@ -13,12 +13,17 @@ import os
 import sys
 from pathlib import Path
 
-from cifarcmp.config import MODELS, PROFILES
+from cifarcmp.config import MODELS, PRECISIONS, PROFILES
 from cifarcmp.errors import UserError, disk_error
 
 MAX_SEED = 2**32 - 1
 
 DATA_HELP = "cifar10 (official download, verified), synthetic (generated, learnable), or a PATH to the archive or extracted folder (python or binary layout)"
+
+PRECISION_HELP = (
+    f"{' or '.join(PRECISIONS)}: mixed computes in bfloat16 (GPUs of compute capability 8.0 and later) or float16 "
+    "with float32 weights, faster on a GPU with tensor cores, and is listed as a deviation (default: float32)"
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -50,6 +55,7 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="resnet50 only: imagenet (Keras' verified download), none (random initialisation) or a PATH to a notop .h5 (default: the profile's)",
     )
+    train.add_argument("--precision", default=None, help=PRECISION_HELP)
     # Strings, checked in _train, so a bad value gets our one-line error rather than argparse's usage.
     train.add_argument(
         "--seed", default="0", help=f"seeds the split, subsets, initialisation and shuffling (0 to {MAX_SEED})"
@@ -186,6 +192,7 @@ def resolve_train(arguments):
         seed=_seed(arguments.seed),
         weights=_weights(arguments.weights),
         train_fraction=arguments.fraction,
+        precision=arguments.precision,
     )
     if arguments.arm is None:
         return config.resolve(arguments.model, arguments.profile, **overrides)
@@ -228,6 +235,7 @@ def _plan_arguments(parser: argparse.ArgumentParser, studies_required: bool = Fa
     )
     parser.add_argument("--data", default=None, help=DATA_HELP)
     parser.add_argument("--weights", default=None, help="as for train (the random-initialisation arm always uses none)")
+    parser.add_argument("--precision", default=None, help=PRECISION_HELP)
     parser.add_argument(
         "--results-root",
         type=Path,
@@ -247,6 +255,7 @@ def _build_plan(arguments):
         fractions=plan.parse_fractions(arguments.fractions),
         data=arguments.data,
         weights=_weights(arguments.weights),
+        precision=arguments.precision,
         **({"results_root": arguments.results_root.resolve()} if arguments.results_root else {}),
     )
     built = plan.build(settings)

@@ -19,6 +19,8 @@ MODELS = ("resnet50", "cnn")
 # The opt-in studies of the seed's claims (train/studies.py runs them, the report reads them).
 STUDIES = ("arms", "data-efficiency", "gradcam")
 PROFILES = ("paper", "quick", "smoke")
+# Arithmetic precision: float32 throughout (the seed's), or Keras' mixed precision (train/models.py).
+PRECISIONS = ("float32", "mixed")
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,12 @@ class RunConfig:
     freeze_base: bool = False  # resnet50: train only the head on frozen ImageNet features
     upsampling: int = 7  # resnet50: nearest-neighbour factor, 32 px -> 224 px as in the seed
     dropout: tuple[float, float, float] = (0.25, 0.25, 0.5)  # cnn: after each block, after Dense 512
+
+    # Arithmetic. The seed trained in float32. "mixed" computes in bfloat16 (GPUs of compute
+    # capability 8.0 and later) or float16 (older GPUs, with loss scaling), keeping the weights
+    # and the softmax output in float32: faster on GPUs with tensor cores (up to 3x, says
+    # TensorFlow's guide), at a small cost in precision, so it is listed as a deviation.
+    precision: str = "float32"  # "float32" or "mixed"
 
     deviations: tuple[str, ...] = field(default=())  # how this run departs from the seed's protocol
 
@@ -164,6 +172,8 @@ def resolve(model: str, profile: str = "paper", **overrides) -> RunConfig:
     if unknown:
         raise ValueError(f"unknown configuration fields: {sorted(unknown)}")
     config = replace(paper, profile=profile, **changes)
+    if config.precision not in PRECISIONS:
+        raise UserError(f"unknown precision {config.precision!r}; choose one of: {', '.join(PRECISIONS)}")
     if not 0 < config.train_fraction <= 1:
         raise UserError(f"training fraction {config.train_fraction} is outside (0, 1]")
     deviations = [

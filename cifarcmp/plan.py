@@ -34,7 +34,7 @@ DERIVED_FIELDS = {"deviations", "lr_schedule", "image_size"}
 
 @dataclass(frozen=True)
 class PlanSettings:
-    """What a report asks for: the Make variables PROFILE, SEED, SEEDS, STUDIES, FRACTIONS, DATA, WEIGHTS."""
+    """What a report asks for: the Make variables PROFILE, SEED, SEEDS, STUDIES, FRACTIONS, DATA, WEIGHTS, PRECISION."""
 
     profile: str
     seeds: int = 1  # seeds per run: 0..seeds-1, or just `seed` when 1
@@ -43,6 +43,7 @@ class PlanSettings:
     fractions: tuple[float, ...] = DEFAULT_FRACTIONS
     data: str | None = None  # None: the profile's own data
     weights: str | None = None  # None: the profile's own weights
+    precision: str | None = None  # None: float32, the seed's
     results_root: Path = field(default=RESULTS_ROOT)
 
     @property
@@ -75,6 +76,8 @@ class PlannedRun:
             arguments += ["--data", self.data]
         if self.weights is not None:  # the random-initialisation arm overrides it, as in config.resolve_arm
             arguments += ["--weights", self.weights]
+        if self.config.precision != "float32":
+            arguments += ["--precision", self.config.precision]
         return [*arguments, "--out", str(self.out)]
 
     def to_dict(self) -> dict:
@@ -166,7 +169,13 @@ def build(settings: PlanSettings) -> Plan:
         if out in by_folder:
             continue
         run_config = config.resolve_arm(
-            arm, settings.profile, seed=seed, train_fraction=fraction, data=settings.data, weights=settings.weights
+            arm,
+            settings.profile,
+            seed=seed,
+            train_fraction=fraction,
+            data=settings.data,
+            weights=settings.weights,
+            precision=settings.precision,
         )
         by_folder[out] = PlannedRun(
             name=out.relative_to(settings.results_root).as_posix(),

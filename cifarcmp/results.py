@@ -21,6 +21,8 @@ when every file below is written, so a directory without the `.incomplete` suffi
 |                   | `indices`, `labels`, `predicted`, `confidence`                         |
 | `gradcam.npz`     | optional: Grad-CAM heat maps of a few test images per class: `images`, |
 |                   | `heatmaps` (N x h x w in [0, 1]), `labels`, `predicted`, `indices`    |
+| `tensorboard/`    | optional: TensorBoard logs written while training (`make tensorboard`); |
+|                   | never committed, never read by the report                              |
 | `evaluation.json` | optional, rewritten by `cifarcmp evaluate`: intervals, confusion,      |
 |                   | per-class scores, calibration, all computed from predictions.npz      |
 

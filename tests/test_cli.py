@@ -23,7 +23,7 @@ def _nothing_written(out):
 def test_help_describes_every_option():
     shown = run_cli("train", "--help")
     assert shown.returncode == 0
-    for option in ("--model", "--profile", "--data", "--weights", "--seed", "--out", "--force"):
+    for option in ("--model", "--profile", "--data", "--weights", "--seed", "--precision", "--out", "--force"):
         assert option in shown.stdout
 
 
@@ -31,6 +31,9 @@ def test_unknown_model_and_profile(tmp_path):
     out = tmp_path / "run"
     assert_one_line_error(run_cli("train", "--model", "vgg", "--out", out), "unknown model", "resnet50")
     assert_one_line_error(run_cli("train", "--model", "cnn", "--profile", "fast", "--out", out), "unknown profile")
+    assert_one_line_error(
+        run_cli("train", "--model", "cnn", "--precision", "half", "--out", out), "unknown precision", "mixed"
+    )
     assert _nothing_written(out)
 
 

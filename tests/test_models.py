@@ -84,3 +84,30 @@ def test_unreachable_imagenet_weights_say_how_to_run_offline(monkeypatch, tmp_pa
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     with pytest.raises(UserError, match="cannot download the ImageNet weights.*--weights PATH"):
         models.build(config.resolve("resnet50", "smoke", weights="imagenet"))
+
+
+@pytest.fixture
+def float32_after():
+    import keras
+
+    yield
+    keras.mixed_precision.set_global_policy("float32")  # the policy is global: leave none behind
+
+
+@pytest.mark.parametrize("model_name, total", [("cnn", 1_250_858), ("resnet50", 26_215_818)])
+def test_mixed_precision_keeps_the_parameters_and_a_float32_output(float32_after, model_name, total):
+    mixed = config.resolve(model_name, "smoke", precision="mixed")
+    model = models.build(mixed)
+    assert model.dtype_policy.name in ("mixed_float16", "mixed_bfloat16")
+    assert models.parameter_counts(model)["total"] == total
+    assert model.get_layer("classification").dtype_policy.name == "float32"
+    assert model.predict(np.zeros((2, 32, 32, 3), np.uint8), verbose=0).dtype == np.float32
+    assert "precision: 'mixed' instead of 'float32'" in mixed.deviations
+    # Building a float32 run afterwards resets the global policy.
+    assert models.build(config.resolve(model_name, "smoke")).dtype_policy.name == "float32"
+
+
+def test_precision_defaults_to_float32_and_rejects_others():
+    assert config.resolve("resnet50", "paper").precision == "float32"
+    with pytest.raises(UserError, match="unknown precision 'half'.*float32, mixed"):
+        config.resolve("cnn", "paper", precision="half")

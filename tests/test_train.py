@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import importlib.util
 import json
 import signal
 import subprocess
@@ -17,6 +18,10 @@ from cifarcmp.errors import UserError
 
 pytestmark = pytest.mark.slow
 
+# TensorBoard is optional for training (the cpu and gpu extras install it); a run logs to it when present.
+TENSORBOARD = importlib.util.find_spec("tensorboard") is not None
+CLOSING_LINES = {}  # the last line each smoke run printed
+
 
 @pytest.fixture(scope="module")
 def smoke_runs(tmp_path_factory):
@@ -24,13 +29,17 @@ def smoke_runs(tmp_path_factory):
     for model in ("cnn", "resnet50"):
         finished = run_cli("train", "--model", model, "--profile", "smoke", "--out", root / model / "seed-0")
         assert finished.returncode == 0, finished.stderr[-3000:]
+        CLOSING_LINES[model] = finished.stdout.strip().splitlines()[-1]
     return root
 
 
 @pytest.mark.parametrize("model", ["cnn", "resnet50"])
 def test_smoke_training_writes_a_complete_results_directory(smoke_runs, model):
     run_dir = smoke_runs / model / "seed-0"
-    assert sorted(p.name for p in run_dir.iterdir()) == sorted((*results.RUN_FILES, "gallery.npz", "gradcam.npz"))
+    logs = ("tensorboard",) if TENSORBOARD else ()
+    assert sorted(p.name for p in run_dir.iterdir()) == sorted(
+        (*results.RUN_FILES, "gallery.npz", "gradcam.npz", *logs)
+    )
     run = results.load_run(run_dir)
     assert run.synthetic and run.manifest["data"]["source"] == "synthetic"
     assert run.config["model"] == model and run.config["deviations"]
@@ -41,6 +50,18 @@ def test_smoke_training_writes_a_complete_results_directory(smoke_runs, model):
     assert sum(run.manifest["data"]["counts"]["validation"]) == run.metrics["validation_images"]
     assert run.samples["images"].dtype.name == "uint8"
     assert not results.incomplete_path(run_dir).exists()
+
+
+@pytest.mark.parametrize("model", ["cnn", "resnet50"])
+def test_a_run_keeps_its_tensorboard_logs_and_its_closing_line_says_where(smoke_runs, model):
+    logs = smoke_runs / model / "seed-0" / "tensorboard"
+    if not TENSORBOARD:
+        assert not logs.exists() and "pip install tensorboard" in CLOSING_LINES[model]
+        return
+    assert f"TensorBoard logs in {logs} (make tensorboard)" in CLOSING_LINES[model]
+    # Keras writes one event file per side; they moved with the run out of its .incomplete folder.
+    assert list((logs / "train").glob("events.out.tfevents.*"))
+    assert list((logs / "validation").glob("events.out.tfevents.*"))
 
 
 def test_cnn_learns_the_synthetic_data_far_above_chance(smoke_runs):

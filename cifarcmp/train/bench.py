@@ -3,9 +3,13 @@
 Prints figures; asserts nothing. Throughput is measured with `train_on_batch` / `predict_on_batch`
 on random uint8 images at batch 64, after one warm-up step (which builds the graph), so it is the
 steady-state cost of the seed's protocol, not of data loading. From it, the time one epoch of
-45,000 images would take, which is what planning a `paper` run needs.
+45,000 images would take, which is what planning a `paper` run needs, and the arithmetic rate
+achieved: training images/s times the FLOPs counted per training image (`compute.py`: 3 x the
+forward pass's Conv2D and Dense work), in TFLOP/s, to set against the GPU's peak for the
+precision used (an A100, for example, is rated 19.5 TFLOP/s in float32 and 312 with bfloat16
+tensor cores).
 
-    python -m cifarcmp.train.bench [--steps N] [--upsampling 1 2 7]
+    python -m cifarcmp.train.bench [--steps N] [--upsampling 1 2 7] [--precision float32|mixed]
 """
 
 from __future__ import annotations
@@ -18,16 +22,17 @@ import time
 import numpy as np
 
 from cifarcmp import config
-from cifarcmp.train import models, provenance
+from cifarcmp.train import compute, models, provenance
 
 TRAIN_IMAGES_PER_EPOCH = 45_000
 
 
-def measure(model_name: str, upsampling: int, steps: int, batch_size: int = 64) -> dict:
+def measure(model_name: str, upsampling: int, steps: int, precision: str = "float32", batch_size: int = 64) -> dict:
     import keras
 
-    run_config = config.resolve(model_name, "paper", weights="none", upsampling=upsampling)
+    run_config = config.resolve(model_name, "paper", weights="none", upsampling=upsampling, precision=precision)
     model = models.build(run_config)
+    training_flops = compute.training_flops_per_image(model)
     models.compile_for_training(model, run_config)
     generator = np.random.default_rng(0)
     images = generator.integers(0, 256, size=(batch_size, 32, 32, 3), dtype=np.uint8)
@@ -49,6 +54,9 @@ def measure(model_name: str, upsampling: int, steps: int, batch_size: int = 64) 
         "train_images_per_second": train_rate,
         "predict_images_per_second": predict_rate,
         "epoch_minutes": TRAIN_IMAGES_PER_EPOCH / train_rate / 60,
+        "training_flops_per_image": training_flops,
+        "train_tflops_per_second": training_flops * train_rate / 1e12,
+        "dtype_policy": model.dtype_policy.name,
     }
 
 
@@ -56,16 +64,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=5, help="timed steps per measurement")
     parser.add_argument("--upsampling", type=int, nargs="+", default=[1, 2, 7], help="ResNet50 upsampling factors")
+    parser.add_argument("--precision", choices=config.PRECISIONS, default="float32", help="as for cifarcmp train")
     arguments = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     device = provenance.device()
     print(f"device: {device['kind']} {device['name']} ({device['count']}); versions: {provenance.versions()}")
-    print(f"{'model':<10}{'px':>5}{'train img/s':>13}{'predict img/s':>15}{'min/epoch (45k)':>17}")
-    rows = [measure("cnn", 1, arguments.steps * 4)]
-    rows += [measure("resnet50", factor, arguments.steps) for factor in arguments.upsampling]
+    rows = [measure("cnn", 1, arguments.steps * 4, arguments.precision)]
+    rows += [measure("resnet50", factor, arguments.steps, arguments.precision) for factor in arguments.upsampling]
+    print(f"precision: {arguments.precision} (Keras policy {rows[0]['dtype_policy']}); batch 64")
+    print(
+        f"{'model':<10}{'px':>5}{'train img/s':>13}{'train GFLOP/img':>17}{'train TFLOP/s':>15}"
+        f"{'predict img/s':>15}{'min/epoch (45k)':>17}"
+    )
     for row in rows:
         print(
             f"{row['model']:<10}{row['image_size']:>5}{row['train_images_per_second']:>13.1f}"
+            f"{row['training_flops_per_image'] / 1e9:>17.2f}{row['train_tflops_per_second']:>15.3f}"
             f"{row['predict_images_per_second']:>15.1f}{row['epoch_minutes']:>17.1f}"
         )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

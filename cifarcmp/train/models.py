@@ -38,6 +38,8 @@ class ImageNetPreprocessing(layers.Layer):
 
 def build(config: RunConfig) -> keras.Model:
     keras.utils.set_random_seed(config.seed)
+    # Keras reads the global policy when a layer is created, so it is set (or reset) before any.
+    keras.mixed_precision.set_global_policy(dtype_policy(config.precision))
     if config.model == "resnet50":
         return build_resnet50(config)
     if config.model == "cnn":
@@ -72,7 +74,8 @@ def build_resnet50(config: RunConfig) -> keras.Model:
     x = layers.Flatten(name="flatten")(x)  # a no-op after pooling, kept because the seed has it
     x = layers.Dense(1024, activation="relu", name="dense_1024")(x)
     x = layers.Dense(512, activation="relu", name="dense_512")(x)
-    outputs = layers.Dense(CLASSES, activation="softmax", name="classification")(x)
+    # float32 output under mixed precision, so the softmax and the loss stay stable.
+    outputs = layers.Dense(CLASSES, activation="softmax", dtype="float32", name="classification")(x)
     return keras.Model(inputs, outputs, name="resnet50_transfer")
 
 
@@ -132,8 +135,51 @@ def build_cnn(config: RunConfig) -> keras.Model:
     x = layers.Activation("relu", name="relu_5")(x)
     x = layers.Dropout(dense_dropout, name="dropout_3")(x)
     x = layers.Dense(CLASSES, name="dense_10")(x)
-    outputs = layers.Activation("softmax", name="classification")(x)
+    # float32 output under mixed precision, so the softmax and the loss stay stable.
+    outputs = layers.Activation("softmax", dtype="float32", name="classification")(x)
     return keras.Model(inputs, outputs, name="scratch_cnn")
+
+
+def dtype_policy(precision: str) -> str:
+    """Keras' policy for a run's precision: bfloat16 where the GPU computes it natively (compute
+    capability 8.0, Ampere, and later), else float16, which needs loss scaling (Keras' compile
+    adds it for this policy). A CPU gets float16 too: allowed, but slower than float32 there."""
+    if precision == "float32":
+        return "float32"
+    capability = gpu_compute_capability()
+    return "mixed_bfloat16" if capability is not None and capability >= (8, 0) else "mixed_float16"
+
+
+def gpu_compute_capability() -> tuple[int, int] | None:
+    """The first GPU's CUDA compute capability under the active backend, or None without one."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        gpus = tf.config.list_physical_devices("GPU")
+        details = tf.config.experimental.get_device_details(gpus[0]) if gpus else {}
+        return details.get("compute_capability")
+    if backend == "jax":
+        import jax
+
+        device = jax.devices()[0]
+        capability = getattr(device, "compute_capability", None) if device.platform == "gpu" else None
+        return tuple(int(part) for part in capability.split(".")) if capability else None
+    if backend == "torch":
+        import torch
+
+        return torch.cuda.get_device_capability() if torch.cuda.is_available() else None
+    return None
+
+
+def precision_note(model: keras.Model) -> str:
+    """The run's closing-line note on its precision: nothing for float32."""
+    policy = model.dtype_policy.name
+    if policy == "float32":
+        return ""
+    if gpu_compute_capability() is None:
+        return f"; precision {policy} on a CPU, where it is slower than float32"
+    return f"; precision {policy}"
 
 
 def compile_for_training(model: keras.Model, config: RunConfig) -> None:

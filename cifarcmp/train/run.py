@@ -28,7 +28,7 @@ from cifarcmp.config import RunConfig, learning_rate_for_epoch
 from cifarcmp.data import source as data
 from cifarcmp.data import splits
 from cifarcmp.errors import disk_error
-from cifarcmp.train import compute, gradcam, models, provenance
+from cifarcmp.train import compute, gradcam, models, monitoring, provenance
 from cifarcmp.train.checkpoints import Checkpoints, SaveEveryEpoch
 
 SAMPLES_PER_CLASS = 10
@@ -144,7 +144,7 @@ def _train_locked(config, out, work, force, dataset, split, model, started) -> P
     results.publish(work, out)
     print(
         f"{config.name}: test accuracy {metrics['test_accuracy']:.2%} (loss {metrics['test_loss']:.4f}), "
-        f"{metrics['wall_seconds']:.0f} s; results in {out}"
+        f"{metrics['wall_seconds']:.0f} s; results in {out}{monitoring.closing_note(out)}{models.precision_note(model)}"
         + ("  [SYNTHETIC data, not CIFAR-10]" if dataset.synthetic else "")
     )
     return out
@@ -249,6 +249,8 @@ def _fit(model, config: RunConfig, split: dict, checkpoints: Path, restored) -> 
         keras.callbacks.LearningRateScheduler(lambda epoch, rate: learning_rate_for_epoch(config, epoch)),
         early_stopping,
         keras.callbacks.CSVLogger(str(checkpoints / "history_log.csv"), append=True),  # a live log to tail
+        # <run>.incomplete/tensorboard/: moves with the run when it finishes.
+        *monitoring.callbacks(checkpoints.parent),
         saver,  # last: it records what the callbacks before it decided for the epoch
     ]
     model.fit(
