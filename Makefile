@@ -34,7 +34,7 @@ RUNS := $(foreach model,$(MODELS),$(foreach seed,$(SEED_LIST),$(RESULTS)/$(model
 TRAIN_FLAGS := --profile $(PROFILE) $(if $(DATA),--data $(DATA)) $(if $(WEIGHTS),--weights $(WEIGHTS))
 INSTALLED := $(VENV)/.installed-$(TF)
 
-.PHONY: help setup train studies report site serve lint test test-fast bench clean
+.PHONY: help setup train studies report site pdf serve lint test test-fast bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -61,9 +61,13 @@ report: train $(if $(STUDIES),studies) site ## train what is missing (and STUDIE
 studies: $(INSTALLED) ## run the STUDIES (arms,data-efficiency,gradcam); finished runs are kept
 	$(BIN)/cifarcmp study --studies $(STUDIES) $(TRAIN_FLAGS) --seeds $(SEEDS) --fractions $(FRACTIONS)
 
-site: $(INSTALLED) ## render docs/generated/ from existing results and build site/ (no training)
+site: $(INSTALLED) ## render docs/generated/ from existing results and build site/ with its PDF (no training)
 	$(BIN)/cifarcmp render $(RESULTS)
 	$(BIN)/mkdocs build --strict --site-dir site
+	$(MAKE) pdf
+
+pdf: ## print the built site/ to site/report.pdf (the whole report, nav order; needs chromium)
+	$(BIN)/python -m cifarcmp.report.pdf site
 
 serve: site ## preview the built site on http://127.0.0.1:8000
 	$(BIN)/python -m http.server 8000 --bind 127.0.0.1 --directory site
