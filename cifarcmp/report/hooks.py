@@ -47,8 +47,10 @@ def notebook_as_page(html: str) -> str:
     """mkdocs-jupyter's output without its stylesheets and scripts, code cells folded away."""
     soup = BeautifulSoup(html, "html.parser")
     wrapper = soup.select_one(".jupyter-wrapper")
-    for element in wrapper.find_all(["style", "script", "clipboard-copy"]):
-        element.decompose()
+    # The stylesheets and the copy-button script come before the wrapper, in the page's content.
+    for element in soup.find_all(["style", "script", "clipboard-copy"]):
+        if "glightbox" not in (element.get("id") or ""):  # the lightbox's own style stays
+            element.decompose()
     for element in wrapper.select(".zeroclipboard-container, .celltoolbar"):
         element.decompose()
     for source in wrapper.select(".jp-CodeCell .jp-Cell-inputWrapper"):
