@@ -16,9 +16,9 @@ from matplotlib.figure import Figure
 from cifarcmp.analysis.measures import colour, label
 
 # Every figure is at most WIDTH inches (at 100 px per inch) wide and no text in it is smaller
-# than FONT points, so that scaled down to a phone's text column (about 358 px) a label is still
-# 10 px high as displayed (10 pt = 13.9 px at 100 dpi, times 358 / 480).
-WIDTH = 4.8
+# than FONT points, so that scaled down to a phone's text column (343 px) a label is still
+# 10 px high as displayed (10 pt = 13.9 px at 100 dpi, times 343 / 460, the column at 390 px).
+WIDTH = 4.6
 FONT = 10
 
 
