@@ -17,6 +17,7 @@ import shutil
 from pathlib import Path
 
 from bs4 import BeautifulSoup
+from mkdocs.plugins import event_priority
 
 # `**Table: ...**` followed by `{: #table-name }`, then the table (Python-Markdown output).
 _CAPTIONED_TABLE = re.compile(
@@ -24,6 +25,9 @@ _CAPTIONED_TABLE = re.compile(
 )
 
 
+# Before the plugins (hooks otherwise run last): print-site keeps each page's content for the PDF's
+# print page as it is when its own handler runs, and the lightbox should wrap the final <img>s.
+@event_priority(50)
 def on_page_content(html: str, page, config, files) -> str:
     if "jupyter-wrapper" in html:
         html = notebook_as_page(html)
