@@ -53,7 +53,7 @@ PLAN_FLAGS := --profile $(PROFILE) --seed $(SEED) --seeds $(SEEDS) $(if $(STUDIE
 EXECUTOR_FLAGS := --executor $(EXECUTOR) $(if $(JOBS),--jobs $(JOBS)) $(if $(GPUS),--gpus-per-run $(GPUS)) $(if $(PARTITION),--partition $(PARTITION)) $(if $(TIME),--time $(TIME)) $(foreach option,$(SBATCH_ARGS),--sbatch-arg=$(option))
 INSTALLED := $(VENV)/.installed-$(TF)
 
-.PHONY: help setup plan train studies report site serve tensorboard lint test test-fast bench clean
+.PHONY: help setup plan train studies report site pdf serve tensorboard lint test test-fast bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -84,15 +84,20 @@ report: train site ## train what the plan lacks (STUDIES included), then render 
 
 studies: train ## the STUDIES' runs and summaries (arms,data-efficiency,gradcam) with the main runs
 
-# Built beside site/ and swapped in only when mkdocs succeeded: an interrupted build keeps the old site.
-site: $(INSTALLED) ## render docs/generated/ from existing results and build site/ (no training)
+# Built beside site/, with its PDF, and swapped in only when both succeeded: an interrupted build
+# keeps the old site.
+site: $(INSTALLED) ## render docs/generated/ from existing results and build site/ with its PDF (no training)
 	$(BIN)/cifarcmp render $(RESULTS)
 	rm -rf .site.building
 	$(BIN)/mkdocs build --strict --site-dir .site.building
+	$(BIN)/python -m cifarcmp.report.pdf .site.building
 	rm -rf .site.old
 	if [ -d site ]; then mv site .site.old; fi
 	mv .site.building site
 	rm -rf .site.old
+
+pdf: $(INSTALLED) ## print the built site/ again to site/report.pdf (the whole report, nav order; needs chromium)
+	$(BIN)/python -m cifarcmp.report.pdf site
 
 serve: site ## preview the built site on http://127.0.0.1:8000
 	$(BIN)/python -m http.server 8000 --bind 127.0.0.1 --directory site

@@ -192,8 +192,10 @@ def test_gradcam_grid_shows_each_image_then_each_arm():
     heatmaps = {"resnet50": np.random.default_rng(0).random((3, 7, 7)), "cnn": np.zeros((3, 13, 13))}
     predicted = {"resnet50": np.array([0, 1, 2]), "cnn": np.array([0, 0, 0])}
     figure = gradcam_grid(images, np.array([0, 1, 2]), heatmaps, predicted, [f"class {i}" for i in range(10)])
-    assert len(figure.axes) == 9
-    assert "wrong" in figure.axes[5].get_title()  # image 2, CNN: predicted class 0 for class 1
+    assert len(figure.axes) == 10  # nine panels and the shared colour scale
+    assert figure.axes[5].get_xlabel() == "class 0 ✗"  # image 2, CNN: predicted class 0 for class 1
+    assert figure.axes[4].get_xlabel() == "class 1 ✓"  # image 2, ResNet50: right
+    assert "Grad-CAM weight" in figure.axes[-1].get_xlabel()
 
 
 def _main_runs(tmp_path: Path) -> Path:

@@ -29,6 +29,8 @@ from test_claims import CNN_SLOW, RESNET_FAST, _arms
 
 from cifarcmp.analysis import stats
 from cifarcmp.paths import PROJECT_ROOT
+from cifarcmp.report.figures import FONT
+from cifarcmp.report.pdf import print_pdf
 from cifarcmp.report.render import render
 from cifarcmp.results import find_runs
 
@@ -44,6 +46,8 @@ def build_site(results: Path, root: Path) -> dict:
     """Render `results` and run `mkdocs build --strict` in a scratch copy of the site sources."""
     shutil.copytree(PROJECT_ROOT / "docs", root / "docs", ignore=shutil.ignore_patterns("generated"))
     shutil.copy(PROJECT_ROOT / "mkdocs.yml", root / "mkdocs.yml")
+    # mkdocs.yml names its hooks by a path relative to itself.
+    (root / "cifarcmp").symlink_to(PROJECT_ROOT / "cifarcmp")
     runs = {}
     for run in find_runs(results):
         runs.setdefault(json.loads((run / "config.json").read_text())["model"], run)
@@ -60,6 +64,8 @@ def build_site(results: Path, root: Path) -> dict:
     )
     seconds = time.monotonic() - started
     assert build.returncode == 0, build.stderr[-4000:]
+    if CHROMIUM.exists():
+        print_pdf(root / "site")  # as `make site` does; the Cite page links to it
     return {"root": root, "site": root / "site", "runs": runs, "build_seconds": seconds}
 
 
@@ -220,9 +226,10 @@ def test_every_page_reads_right_in_a_browser(built, server, browser):
             assert "Synthetic data — not CIFAR-10 results" in text, f"{page}: no synthetic-data warning"
         assert "Provenance: profile " in text, f"{page}: no provenance block"
         tables = browser.execute_script("return document.querySelectorAll('article table').length")
+        # Every table carries its caption as a real <caption>, read out with the table.
         captions = browser.execute_script(
-            "return Array.from(document.querySelectorAll('article p strong'))"
-            ".filter(s => s.textContent.startsWith('Table:')).map(s => s.textContent)"
+            "return Array.from(document.querySelectorAll('article table > caption'))"
+            ".filter(c => c.textContent.startsWith('Table:')).map(c => c.textContent)"
         )
         assert len(captions) == tables, f"{page}: {tables} tables but {len(captions)} captions"
         assert all((SYNTHETIC_NOTE in caption) == synthetic for caption in captions), (page, captions)
@@ -290,8 +297,12 @@ def test_comparison_table_holds_the_metrics(built, server, browser):
         assert by_label["Test loss"][column] == f"{metrics['test_loss']:.4f}"
         assert by_label["Parameters"][column] == f"{metrics['parameters']['total']:,}"
         assert by_label["Epochs run (of maximum)"][column].startswith(f"{metrics['epochs_run']} of ")
-    assert "ResNet50: seed report (reference)" in header and "CNN: seed report (reference)" in header
-    assert by_label["Test accuracy"][header.index("ResNet50: seed report (reference)") - 1] == "95.33 %"
+    synthetic = json.loads((built["root"] / "docs" / "generated" / "run.json").read_text())["synthetic"]
+    if synthetic:  # CIFAR-10 figures beside synthetic ones would invite a meaningless comparison
+        assert not any("seed report" in column for column in header), header
+    else:
+        assert "ResNet50: seed report (reference)" in header and "CNN: seed report (reference)" in header
+        assert by_label["Test accuracy"][header.index("ResNet50: seed report (reference)") - 1] == "95.33 %"
     _screenshot(browser, "comparison.png")
     for page, name in (
         ("index.html", "home.png"),
@@ -331,3 +342,94 @@ def test_claims_page_shows_the_verdicts_computed_from_the_studies(built, server,
     # The fixture studies make ResNet50 faster and more accurate on the same test images.
     assert "Verdict: supported." in text
     assert "It generalises better" in text and "It helps when data is scarce" in text
+
+
+def _pages(site: Path) -> list[str]:
+    return sorted(path.relative_to(site).as_posix() for path in site.rglob("*.html") if path.name != "print_page.html")
+
+
+def test_no_page_is_heavier_than_400_kb_and_none_shows_the_build_machine(built):
+    """Figures are files, not base64 in the page, and JupyterLab's CSS is gone: every page is light.
+    No absolute path of the machine that built the site reaches a reader."""
+    site = built["site"]
+    weights = {page: (site / page).stat().st_size for page in _pages(site)}
+    heavy = {page: size for page, size in weights.items() if size >= 400_000}
+    assert not heavy, heavy
+    for page in [*weights, "print_page.html"]:
+        html = (site / page).read_text(encoding="utf-8")
+        assert str(built["root"]) not in html and str(PROJECT_ROOT) not in html, page
+        assert "data:image/png;base64" not in html, page
+        assert "In&nbsp;[" not in html and "jp-InputPrompt" not in html, page
+    for path in site.rglob("*"):
+        if path.suffix in (".csv", ".tex", ".txt", ".md"):
+            assert str(built["root"]) not in path.read_text(encoding="utf-8"), path
+    SCREENSHOTS.mkdir(exist_ok=True)
+    (SCREENSHOTS / "html-bytes.json").write_text(json.dumps(weights, indent=2) + "\n")
+
+
+def test_axe_finds_no_accessibility_violation_on_any_page(built, server, browser):
+    from axe_selenium_python import Axe
+
+    found = {}
+    for page in _pages(built["site"]):
+        if page == "404.html":
+            continue
+        _open(browser, server + page)
+        axe = Axe(browser)
+        axe.inject()
+        violations = axe.run()["violations"]
+        if violations:
+            found[page] = [(violation["id"], len(violation["nodes"])) for violation in violations]
+    assert not found, found
+
+
+def test_every_table_and_figure_fits_a_phone_or_says_it_scrolls(built, server, browser):
+    """At 390 px no table is cut off without a cue: a wider one scrolls in a focusable, named box;
+    no figure is wider than the column and no figure's text is below 10 px as displayed."""
+    browser.set_window_size(390, 844)
+    try:
+        for page in _pages(built["site"]):
+            if page == "404.html":
+                continue
+            _open(browser, server + page)
+            tables = browser.execute_script(
+                "return Array.from(document.querySelectorAll('article table')).map(t => {"
+                " const box = t.closest('.md-typeset__scrollwrap');"
+                " return [t.id, t.scrollWidth, box ? box.clientWidth : 0, box ? box.tabIndex : -1,"
+                " box ? box.getAttribute('aria-label') || '' : '']; })"
+            )
+            for name, table_width, box_width, tab_index, label in tables:
+                if table_width > box_width:
+                    assert box_width > 0 and tab_index == 0 and label.startswith("Table:"), (page, name)
+            figures = browser.execute_script(
+                "const column = document.querySelector('article').clientWidth;"
+                "return Array.from(document.querySelectorAll('article figure img, article img[src$=\\'samples.png\\']'))"
+                ".map(i => [i.getAttribute('src'), i.getBoundingClientRect().width, i.getAttribute('width'), column,"
+                " i.getAttribute('alt') || '']);"
+            )
+            for source, shown, drawn, column, alt in figures:
+                assert shown <= column + 1, (page, source, shown, column)
+                # Fonts are FONT points in a figure `drawn` px wide (100 px per inch): as displayed,
+                # FONT * 100 / 72 * shown / drawn.
+                assert FONT * 100 / 72 * shown / float(drawn) >= 10, (page, source, shown, drawn)
+                assert alt and "No description" not in alt, (page, source)
+            _screenshot(browser, f"phone-{page.replace('/', '-').removesuffix('.html')}.png")
+    finally:
+        browser.set_window_size(1280, 1000)
+
+
+def test_the_pdf_holds_the_whole_report(built):
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is absent: no PDF")
+    from pypdf import PdfReader
+
+    reader = PdfReader(built["site"] / "report.pdf")
+    text = "\n".join(page.extract_text() for page in reader.pages)
+    assert len(reader.pages) > 5
+    for run in built["runs"].values():
+        total = json.loads((run / "metrics.json").read_text())["parameters"]["total"]
+        assert f"{total:,}" in text, total
+    synthetic = json.loads((built["root"] / "docs" / "generated" / "run.json").read_text())["synthetic"]
+    assert ("Synthetic data" in text) == synthetic
+    assert "Provenance" in reader.pages[0].extract_text()  # the title page
+    assert str(built["root"]) not in text

@@ -317,7 +317,8 @@ def compute_claim(studies, synthetic: bool) -> Claim:
                 f"after {rows[-1][3]}, {rows[-1][5]} the {rows[-1][4]} {label(SCRATCH)} trained for in all."
                 if reached
                 else f"never reached the best validation accuracy of {label(SCRATCH)} ({rows[-1][1]}) "
-                f"in its {row_a['epochs_run']} epochs ({format_flops([row_a['training_flops']])})."
+                f"in its {row_a['epochs_run']} epoch{'' if row_a['epochs_run'] == 1 else 's'} "
+                f"({format_flops([row_a['training_flops']])})."
             )
         )
     claim.verdict = verdict(sides, every=True)

@@ -7,6 +7,7 @@ report pages call these from executed notebook cells, `report.render` for the st
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,11 @@ from matplotlib.figure import Figure
 
 from cifarcmp.analysis.measures import colour, label
 
-# One colour per model, the same on every figure, from matplotlib's default cycle.
+# Every figure is at most WIDTH inches (at 100 px per inch) wide and no text in it is smaller
+# than FONT points, so that scaled down to a phone's text column (343 px) a label is still
+# 10 px high as displayed (10 pt = 13.9 px at 100 dpi, times 343 / 460, the column at 390 px).
+WIDTH = 4.6
+FONT = 10
 
 
 def history_columns(rows: list[dict]) -> dict[str, np.ndarray]:
@@ -24,20 +29,25 @@ def history_columns(rows: list[dict]) -> dict[str, np.ndarray]:
     return {key: np.array([row[key] for row in rows]) for key in rows[0]}
 
 
-def sample_grid(images: np.ndarray, labels: np.ndarray, class_names: list[str], columns: int = 10) -> Figure:
-    """A grid of uint8 images (K x 32 x 32 x 3), each titled with its class."""
+def sample_grid(images: np.ndarray, labels: np.ndarray, class_names: list[str]) -> Figure:
+    """One row per class present: its name, then its uint8 images (K x 32 x 32 x 3) in order."""
     if images.ndim != 4 or images.shape[-1] != 3:
         raise ValueError(f"expected images of shape (K, height, width, 3), got {images.shape}")
-    count = len(images)
-    rows = max(1, -(-count // columns))
-    figure = Figure(figsize=(columns * 1.0, rows * 1.15), dpi=100, layout="constrained")
-    axes = figure.subplots(rows, columns, squeeze=False)
-    for index, axis in enumerate(axes.flat):
-        axis.set_axis_off()
-        if index < count:
+    labels = np.asarray(labels).astype(int)
+    classes = sorted(set(labels.tolist()))
+    columns = max(int((labels == value).sum()) for value in classes)
+    figure = Figure(figsize=(WIDTH, 0.95 * len(classes) + 0.2), dpi=100, layout="constrained")
+    axes = figure.subplots(len(classes), columns, squeeze=False)
+    for row, value in enumerate(classes):
+        for column, image in enumerate(images[labels == value]):
             # Nearest-neighbour: show the 32 x 32 pixels as they are, not smoothed.
-            axis.imshow(images[index], interpolation="nearest")
-            axis.set_title(class_names[int(labels[index])], fontsize=8)
+            axes[row, column].imshow(image, interpolation="nearest")
+        axes[row, 0].set_ylabel(class_names[value], rotation=0, ha="right", va="center", fontsize=FONT)
+    for axis in axes.flat:
+        axis.set_xticks([])
+        axis.set_yticks([])
+        for spine in axis.spines.values():
+            spine.set_visible(False)
     return figure
 
 
@@ -53,8 +63,9 @@ def model_curves(
     A dotted vertical line marks each run's best epoch (lowest validation loss: the weights that
     were kept); a cross marks where training stopped when that was before `max_epochs`.
     """
-    figure = Figure(figsize=(9, 3.4), dpi=100, layout="constrained")
-    loss_axis, accuracy_axis = figure.subplots(1, 2)
+    # Stacked, not side by side: two panels in a row would be too small on a phone.
+    figure = Figure(figsize=(WIDTH, 6.6), dpi=100, layout="constrained")
+    loss_axis, accuracy_axis = figure.subplots(2, 1)
     model_colour = colour(model)
     for index, (history, best_epoch) in enumerate(zip(histories, best_epochs)):
         suffix = f" (seed {seeds[index]})" if seeds and len(histories) > 1 else ""
@@ -78,15 +89,15 @@ def model_curves(
                 axis.plot(epochs[-1], history[f"val_{key}"][-1] * scale, "x", color="black", markersize=8)
     loss_axis.set(title=f"{label(model, short=True)}: loss", xlabel="epoch", ylabel="cross-entropy")
     accuracy_axis.set(title=f"{label(model, short=True)}: accuracy", xlabel="epoch", ylabel="accuracy (%)")
-    loss_axis.legend(fontsize=8)
+    loss_axis.legend(fontsize=FONT)
     _integer_epochs(loss_axis, accuracy_axis, last=max(int(history["epoch"][-1]) for history in histories))
     return figure
 
 
 def overlaid_curves(curves: dict[str, list[dict[str, np.ndarray]]]) -> Figure:
     """Validation loss and accuracy of every model on shared axes (one line per run)."""
-    figure = Figure(figsize=(9, 3.4), dpi=100, layout="constrained")
-    loss_axis, accuracy_axis = figure.subplots(1, 2)
+    figure = Figure(figsize=(WIDTH, 6.6), dpi=100, layout="constrained")
+    loss_axis, accuracy_axis = figure.subplots(2, 1)
     for model, histories in curves.items():
         model_colour = colour(model)
         for index, history in enumerate(histories):
@@ -97,7 +108,7 @@ def overlaid_curves(curves: dict[str, list[dict[str, np.ndarray]]]) -> Figure:
             )
     loss_axis.set(title="validation loss", xlabel="epoch", ylabel="cross-entropy")
     accuracy_axis.set(title="validation accuracy", xlabel="epoch", ylabel="accuracy (%)")
-    accuracy_axis.legend(fontsize=8)
+    accuracy_axis.legend(fontsize=FONT)
     last = max(int(history["epoch"][-1]) for histories in curves.values() for history in histories)
     _integer_epochs(loss_axis, accuracy_axis, last=last)
     return figure
@@ -114,8 +125,8 @@ def confusion_figure(counts: np.ndarray, class_names: list[str], title: str) -> 
     counts = np.asarray(counts)
     totals = counts.sum(axis=1, keepdims=True)
     percent = np.divide(counts * 100.0, totals, out=np.zeros(counts.shape), where=totals > 0)
-    figure = Figure(figsize=(5.8, 10.4), dpi=100, layout="constrained")
-    figure.suptitle(title, fontsize=10)
+    figure = Figure(figsize=(WIDTH, 11.0), dpi=100, layout="constrained")
+    figure.suptitle(_wrap(title, 44), fontsize=FONT + 1)
     panels = (
         (counts, "test images", "counts", max(1, int(counts.max()))),
         (percent, "% of the true class", "row-normalised (% of each true class)", 100),
@@ -130,15 +141,17 @@ def confusion_figure(counts: np.ndarray, class_names: list[str], title: str) -> 
                     f"{value:.0f}",
                     ha="center",
                     va="center",
-                    fontsize=7,
+                    fontsize=FONT - 1 if values.max() >= 1000 else FONT,
                     color="white" if value > top / 2 else "black",
                 )
-        axis.set_xticks(range(len(class_names)), class_names, rotation=60, fontsize=8)
-        axis.set_yticks(range(len(class_names)), class_names, fontsize=8)
-        axis.set_xlabel("predicted", fontsize=9)
-        axis.set_ylabel("true", fontsize=9)
-        axis.set_title(heading, fontsize=9)
-        figure.colorbar(image, ax=axis, label=unit, shrink=0.9)
+        axis.set_xticks(range(len(class_names)), class_names, rotation=60, ha="right", rotation_mode="anchor")
+        axis.set_yticks(range(len(class_names)), class_names)
+        axis.tick_params(labelsize=FONT)
+        axis.set_xlabel("predicted", fontsize=FONT)
+        axis.set_ylabel("true", fontsize=FONT)
+        axis.set_title(heading, fontsize=FONT)
+        # Below the matrix rather than beside it: the cells keep the whole width for their numbers.
+        figure.colorbar(image, ax=axis, label=unit, location="bottom", shrink=0.8, aspect=30)
     return figure
 
 
@@ -150,8 +163,8 @@ def reliability_diagrams(panels: list[tuple[str, str, list[dict], float]]) -> Fi
     hatched outline its mean confidence; the diagonal is perfect calibration. Hatching rather
     than a second fill keeps an underconfident bin (confidence below accuracy) readable.
     """
-    figure = Figure(figsize=(3.3 * len(panels), 3.6), dpi=100, layout="constrained")
-    for axis, (model, title, bins, ece) in zip(figure.subplots(1, len(panels), squeeze=False)[0], panels):
+    figure = Figure(figsize=(WIDTH, 4.4 * len(panels)), dpi=100, layout="constrained")
+    for axis, (model, title, bins, ece) in zip(figure.subplots(len(panels), 1, squeeze=False)[:, 0], panels):
         filled = [entry for entry in bins if entry["count"]]
         lefts = [entry["lower"] for entry in filled]
         widths = [entry["upper"] - entry["lower"] for entry in filled]
@@ -178,19 +191,19 @@ def reliability_diagrams(panels: list[tuple[str, str, list[dict], float]]) -> Fi
         )
         axis.plot([0, 1], [0, 1], "--", color="grey", linewidth=1, label="calibrated")
         axis.set(xlim=(0, 1), ylim=(0, 1))
-        axis.set_xlabel("confidence (largest probability)", fontsize=8)
-        axis.set_ylabel("accuracy", fontsize=8)
-        axis.set_title(f"{title}: ECE {ece:.4f}", fontsize=9)
-        axis.tick_params(labelsize=7)
-        axis.legend(fontsize=7, loc="upper left")
+        axis.set_xlabel("confidence (largest probability)", fontsize=FONT)
+        axis.set_ylabel("accuracy", fontsize=FONT)
+        axis.set_title(f"{_wrap(title, 40)}: ECE {ece:.4f}", fontsize=FONT + 1)
+        axis.tick_params(labelsize=FONT)
+        axis.legend(fontsize=FONT, loc="upper left")
     return figure
 
 
-def mistake_gallery(items: list[dict], title: str, columns: int = 6) -> Figure:
+def mistake_gallery(items: list[dict], title: str, columns: int = 3) -> Figure:
     """Test images (items with image, true, predicted, confidence) titled with what went wrong."""
     rows = max(1, -(-len(items) // columns))
-    figure = Figure(figsize=(columns * 1.1, rows * 1.55 + 0.3), dpi=100, layout="constrained")
-    figure.suptitle(title, fontsize=10)
+    figure = Figure(figsize=(WIDTH, rows * 2.3 + 0.5), dpi=100, layout="constrained")
+    figure.suptitle(_wrap(title, 44), fontsize=FONT + 1)
     for index, axis in enumerate(figure.subplots(rows, columns, squeeze=False).flat):
         axis.set_axis_off()
         if index < len(items):
@@ -198,7 +211,7 @@ def mistake_gallery(items: list[dict], title: str, columns: int = 6) -> Figure:
             # Nearest-neighbour: the 32 x 32 pixels as the model saw them, not smoothed.
             axis.imshow(item["image"], interpolation="nearest")
             axis.set_title(
-                f"true: {item['true']}\npred: {item['predicted']}\n{item['confidence'] * 100:.1f} %", fontsize=7.5
+                f"true: {item['true']}\npred: {item['predicted']}\n{item['confidence'] * 100:.1f} %", fontsize=FONT
             )
     return figure
 
@@ -213,7 +226,7 @@ def data_efficiency_curve(series: dict[str, dict[str, np.ndarray]]) -> Figure:
     NaN where a point is a single run) and `n`. Error bars (± std) are drawn only where n > 1: a
     single run has no spread to show, and a zero-length bar would claim it had.
     """
-    figure = Figure(figsize=(6.4, 4.0), dpi=100, layout="constrained")
+    figure = Figure(figsize=(WIDTH, 3.8), dpi=100, layout="constrained")
     axis = figure.subplots()
     fractions = set()
     for arm, points in series.items():
@@ -231,7 +244,7 @@ def data_efficiency_curve(series: dict[str, dict[str, np.ndarray]]) -> Figure:
     axis.set_xticks(ticks, [f"{value * 100:g} %" for value in ticks])
     axis.minorticks_off()  # only the fractions that were run are labelled
     axis.set(xlabel="fraction of the training split (log scale)", ylabel="test accuracy (%)", title="Data efficiency")
-    axis.legend(fontsize=8)
+    axis.legend(fontsize=FONT)
     return figure
 
 
@@ -242,41 +255,80 @@ def gradcam_grid(
     predicted: dict[str, np.ndarray],
     class_names: list[str],
 ) -> Figure:
-    """One row per test image: the image, then each arm's heat map over it, titled with its prediction.
+    """One row per test image: the image, then each arm's heat map over it, with a shared colour scale.
 
     `images` is K x 32 x 32 x 3 (uint8), `labels` K; `heatmaps[arm]` is K x h x w in [0, 1] (h and
     w differ by arm: 7 x 7 for ResNet50 at 224 px, 13 x 13 for the CNN) and `predicted[arm]` K.
     Each map is stretched over the whole image with bilinear smoothing, as Grad-CAM is usually shown.
+    The arms head the columns once; under each map is the class that arm predicted, with a tick
+    or a cross. Callers split many images over several figures (`gradcam_figures`).
     """
     images = np.asarray(images)
     if images.ndim != 4 or len(labels) != len(images):
         raise ValueError(f"expected K images (K x height x width x 3) and K labels, got {images.shape}, {len(labels)}")
     arms = list(heatmaps)
     rows, columns = len(images), 1 + len(arms)
-    figure = Figure(figsize=(1.7 * columns, 1.9 * rows + 0.3), dpi=100, layout="constrained")
+    figure = Figure(figsize=(WIDTH, 1.25 * rows + 1.6), dpi=100, layout="constrained")
     axes = figure.subplots(rows, columns, squeeze=False)
     height, width = images.shape[1:3]
     extent = (-0.5, width - 0.5, height - 0.5, -0.5)  # the heat map covers the image's pixels exactly
+    shown = None
     for row, image in enumerate(images):
         axes[row, 0].imshow(image, interpolation="nearest")
-        axes[row, 0].set_title(f"true: {class_names[int(labels[row])]}", fontsize=8)
+        axes[row, 0].set_xlabel(f"true: {class_names[int(labels[row])]}", fontsize=FONT)
         for column, arm in enumerate(arms, start=1):
             axis = axes[row, column]
             axis.imshow(image, interpolation="nearest")
-            axis.imshow(
+            shown = axis.imshow(
                 heatmaps[arm][row], cmap="jet", alpha=0.45, vmin=0, vmax=1, extent=extent, interpolation="bilinear"
             )
             guess = int(predicted[arm][row])
-            verdict = "right" if guess == int(labels[row]) else "wrong"
-            axis.set_title(f"{label(arm)}\npred: {class_names[guess]} ({verdict})", fontsize=7)
+            mark = "✓" if guess == int(labels[row]) else "✗"
+            axis.set_xlabel(f"{class_names[guess]} {mark}", fontsize=FONT)
+    axes[0, 0].set_title("image", fontsize=FONT)
+    for column, arm in enumerate(arms, start=1):
+        axes[0, column].set_title(label(arm).replace(" (", "\n("), fontsize=FONT)
     for axis in axes.flat:
-        axis.set_axis_off()
+        axis.set_xticks([])
+        axis.set_yticks([])
+        for spine in axis.spines.values():
+            spine.set_visible(False)
+    if shown is not None:
+        bar = figure.colorbar(shown, ax=axes[-1, :].tolist(), location="bottom", shrink=0.8, aspect=30)
+        bar.set_label("Grad-CAM weight: 0 no influence, 1 most (red)", fontsize=FONT)
+        bar.ax.tick_params(labelsize=FONT)
     return figure
 
 
+def gradcam_figures(
+    images: np.ndarray,
+    labels: np.ndarray,
+    heatmaps: dict[str, np.ndarray],
+    predicted: dict[str, np.ndarray],
+    class_names: list[str],
+    per_figure: int = 4,
+) -> list[Figure]:
+    """`gradcam_grid` in figures of at most `per_figure` images: one tall strip is unreadable."""
+    return [
+        gradcam_grid(
+            images[start : start + per_figure],
+            labels[start : start + per_figure],
+            {arm: maps[start : start + per_figure] for arm, maps in heatmaps.items()},
+            {arm: guesses[start : start + per_figure] for arm, guesses in predicted.items()},
+            class_names,
+        )
+        for start in range(0, len(images), per_figure)
+    ]
+
+
 def save(figure: Figure, path: Path) -> None:
+    """A PNG at twice the figure's size in pixels, shown at its size: sharp on high-density screens."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, format="png")
+    figure.savefig(path, format="png", dpi=200)
+
+
+def _wrap(text: str, width: int) -> str:
+    return "\n".join(textwrap.wrap(text, width)) or text
 
 
 def _integer_epochs(*axes, last: int) -> None:

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import jinja2
 import markdown
+import numpy as np
 
 from cifarcmp import paths
 from cifarcmp.analysis import claims, comparison, formatting
@@ -173,7 +174,7 @@ def _studies_context(studies: Studies | None, main_synthetic: bool, tables: dict
     return {
         "ran": list(studies.summaries) if studies else [],
         "all": STUDY_DESCRIPTIONS,
-        "root": str(studies.root) if studies else None,
+        "root": _reader_path(studies.root) if studies else None,
         "profile": studies.profile if studies else None,
         "command": STUDIES_COMMAND,
         "gradcam": bool(gradcam_rows(studies)),
@@ -186,6 +187,14 @@ def _studies_context(studies: Studies | None, main_synthetic: bool, tables: dict
     }
 
 
+def _reader_path(path: Path) -> str:
+    """A path as a reader may see it: relative to the project, or just its folder name, never absolute."""
+    path = path.resolve()
+    if path.is_relative_to(paths.PROJECT_ROOT):
+        return path.relative_to(paths.PROJECT_ROOT).as_posix()
+    return path.name
+
+
 def _render_into(
     work: Path, groups: list[RunGroup], studies: Studies | None, results_root: Path, out_dir: Path, templates_dir: Path
 ) -> None:
@@ -194,8 +203,12 @@ def _render_into(
 
     first = groups[0].runs[0]
     samples = first.samples
+    # The stored samples are sorted by class: the first few of every class, not the first 40.
+    chosen = np.concatenate([np.flatnonzero(samples["labels"] == value)[:4] for value in np.unique(samples["labels"])])
     figures.save(
-        figures.sample_grid(samples["images"][:40], samples["labels"][:40], first.manifest["data"]["class_names"]),
+        figures.sample_grid(
+            samples["images"][chosen], samples["labels"][chosen], first.manifest["data"]["class_names"]
+        ),
         work / "figures" / "samples.png",
     )
 

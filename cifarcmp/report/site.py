@@ -7,6 +7,7 @@ pages find the results through `run.json` and `studies.json`, which `report.rend
 
 from __future__ import annotations
 
+import html
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +15,28 @@ from pathlib import Path
 from cifarcmp import paths
 from cifarcmp.analysis.runs import RunGroup, Studies, group_runs, load_studies
 from cifarcmp.errors import UserError
+from cifarcmp.report import figures
 from cifarcmp.results import load_run
+
+
+def show_figure(directory: Path, figure, name: str, description: str):
+    """Save `figure` as docs/generated/figures/<name>.png and return the HTML that shows it.
+
+    A file linked by <img>, not a base64 copy inside the page: the page stays light, the image can
+    be opened on its own (the lightbox) and downloaded. `description` is the alt text and the
+    caption: what the figure shows (model, measure, seed). Displayed at the figure's size in
+    inches x 100 px, the size its fonts were chosen for (`report.figures.WIDTH`).
+    """
+    from IPython.display import HTML
+
+    figures.save(figure, directory / "figures" / f"{name}.png")
+    width, height = (round(size * 100) for size in figure.get_size_inches())
+    source = f"../generated/figures/{name}.png"
+    text = html.escape(description)
+    return HTML(
+        f'<figure class="report-figure"><img src="{source}" alt="{text}" width="{width}" height="{height}">'
+        f'<figcaption>{text} <a href="{source}" download>Download (PNG)</a></figcaption></figure>'
+    )
 
 
 @dataclass
@@ -28,12 +50,18 @@ class Site:
         """The HTML of `snippets/<name>.html`, written by `render` from its Markdown snippet."""
         return (self.directory / "snippets" / f"{name}.html").read_text(encoding="utf-8")
 
+    def figure(self, figure, name: str, description: str):
+        return show_figure(self.directory, figure, name, description)
+
 
 @dataclass
 class StudiesSite:
     studies: Studies | None  # None: no studies were run
     banner_html: str  # the synthetic-data warning and the provenance of the study runs
     directory: Path  # docs/generated/
+
+    def figure(self, figure, name: str, description: str):
+        return show_figure(self.directory, figure, name, description)
 
 
 def _generated_dir(generated_dir: Path | str | None, record: str) -> Path:

@@ -1,0 +1,12 @@
+// Tables that scroll sideways can be scrolled by keyboard: Material wraps every table in a scroll
+// box; a box whose table is wider than it gets focus (tab to it, then the arrow keys) and, as a
+// named region, is announced by its table's caption. Runs on every page view, including the
+// instant ones of Material's navigation.
+document$.subscribe(function () {
+  document.querySelectorAll(".md-typeset__scrollwrap").forEach(function (box) {
+    var caption = box.querySelector("caption");
+    box.setAttribute("tabindex", "0");
+    box.setAttribute("role", "region");
+    box.setAttribute("aria-label", caption ? caption.textContent : "table");
+  });
+});
