@@ -98,7 +98,9 @@ def test_synthetic_runs_are_marked_on_every_page_and_caption(tmp_path):
             if line.lstrip().startswith("**Table:"):
                 assert "synthetic data — not CIFAR-10 results" in line, (page, line)
     for download in (out / "tables").iterdir():
-        assert "synthetic data" in download.read_text() or download.suffix == ".csv", download.name
+        assert "synthetic data" in download.read_text(), download.name
+        if download.suffix == ".csv":
+            assert "\n# synthetic: true\n" in download.read_text(), download.name
 
 
 def test_real_data_runs_carry_no_synthetic_warning(tmp_path):
@@ -234,7 +236,8 @@ def test_evidence_sections_hold_intervals_per_class_calibration_and_confusion(tm
         for kind in ("counts", "normalised"):
             for suffix in (".csv", ".tex", ".md.txt"):
                 assert (out / "tables" / f"confusion-{kind}-{model}{suffix}").is_file()
-    counts = (out / "tables" / "confusion-counts-resnet50.csv").read_text().splitlines()
+    lines = (out / "tables" / "confusion-counts-resnet50.csv").read_text().splitlines()
+    counts = [line for line in lines if not line.startswith("#")]
     assert counts[0].startswith("True \\ predicted,airplane,automobile")
     assert sum(int(cell) for line in counts[1:] for cell in line.split(",")[1:]) == 200
     html = (out / "snippets" / "evidence-accuracy.html").read_text()

@@ -165,6 +165,7 @@ def build_context(groups: list[RunGroup], studies: Studies | None) -> dict:
 def _studies_context(studies: Studies | None, main_synthetic: bool, tables: dict) -> dict:
     """The Claims and Studies pages' part of the context; its tables join `tables`."""
     synthetic = studies.synthetic if studies else main_synthetic
+    before = set(tables)
     found = claims.build_claims(studies, synthetic)
     tables.update(found["tables"])
     if studies and "arms" in studies.summaries:
@@ -184,7 +185,17 @@ def _studies_context(studies: Studies | None, main_synthetic: bool, tables: dict
         "claims": found["claims"],
         "separation": found["separation"],
         "caveats": found["caveats"],
+        # The tables made from the studies, whose downloads name the studies' commits.
+        "tables": sorted(set(tables) - before),
     }
+
+
+def _table_commit(context: dict, name: str) -> str:
+    """The short commit(s) of the runs behind table `name`: the studies' for theirs, else the main runs'."""
+    studies = context["studies"]
+    if name in studies["tables"] and studies["provenance"]:
+        return studies["provenance"]["commit"]
+    return context["provenance"]["commit"]
 
 
 def _reader_path(path: Path) -> str:
@@ -199,7 +210,10 @@ def _render_into(
     work: Path, groups: list[RunGroup], studies: Studies | None, results_root: Path, out_dir: Path, templates_dir: Path
 ) -> None:
     context = build_context(groups, studies)
-    context["downloads"] = {name: write_table(table, work / "tables") for name, table in context["tables"].items()}
+    context["downloads"] = {
+        name: write_table(table, work / "tables", commit=_table_commit(context, name))
+        for name, table in context["tables"].items()
+    }
 
     first = groups[0].runs[0]
     samples = first.samples

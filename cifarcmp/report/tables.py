@@ -10,6 +10,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
+from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 from cifarcmp.analysis.formatting import (
@@ -33,11 +36,116 @@ DOWNLOAD_SUFFIXES = {"CSV": ".csv", "LaTeX": ".tex", "Markdown": ".md.txt"}
 # Writers ----------------------------------------------------------------------------------
 
 
-def to_csv(table: Table) -> str:
+# CSV: numbers, not display strings -------------------------------------------------------------
+#
+# The page and the LaTeX show "90.10 ± 0.20 % (n = 3; min 89.90, max 90.30)"; the CSV is for a
+# spreadsheet or pandas, so each such cell is parsed back (one parser, `parse_quantity`) into plain
+# numbers with the unit moved to the header. A mean ± std cell becomes five columns, `<column> mean
+# (unit)`, `std (unit)`, `n`, `min (unit)`, `max (unit)`, for every row of that column, so no figure
+# on the page is lost. Durations are converted to seconds and FLOPs to FLOP (the page picks s, min
+# or h and GFLOP ... EFLOP per row); a column whose numbers still differ in unit (the comparison
+# table, one quantity per row) gets a `<column> unit` column instead. Placeholders ("—", "not
+# recorded") become empty cells; any other text stays as it reads on the page.
+
+_NUMBER = r"-?\d[\d,]*(?:\.\d+)?(?:e[+-]?\d+)?"
+# Units as the formatters write them; anything else after a number (e.g. "of 6") leaves the cell text.
+_UNITS = ("% per PFLOP", "%", "s", "min", "h", "GFLOP", "TFLOP", "PFLOP", "EFLOP", "pp", "×")
+_UNIT = "|".join(re.escape(unit) for unit in _UNITS)
+_SINGLE = re.compile(rf"^(?P<mean>{_NUMBER})(?: (?P<unit>{_UNIT}))?$")
+_STAT = re.compile(
+    rf"^(?P<mean>{_NUMBER}) ± (?P<std>{_NUMBER})(?: (?P<unit>{_UNIT}))? "
+    rf"\(n = (?P<n>\d+); min (?P<min>{_NUMBER}), max (?P<max>{_NUMBER})\)$"
+)
+# unit -> (unit written in the CSV, factor): one unit per quantity whatever the page chose per row.
+_BASE_UNITS = {
+    "min": ("s", Decimal(60)),
+    "h": ("s", Decimal(3600)),
+    "GFLOP": ("FLOP", Decimal(10) ** 9),
+    "TFLOP": ("FLOP", Decimal(10) ** 12),
+    "PFLOP": ("FLOP", Decimal(10) ** 15),
+    "EFLOP": ("FLOP", Decimal(10) ** 18),
+}
+_PLACEHOLDERS = {NOT_REPORTED, NOT_RECORDED, ""}
+_STAT_PARTS = ("mean", "std", "n", "min", "max")
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """A display cell read back: numbers as CSV text ("1250858", "27.2"), and the displayed unit."""
+
+    mean: str
+    unit: str = ""
+    std: str | None = None  # these four only for a "mean ± std (n = ...; min ..., max ...)" cell
+    n: str | None = None
+    min: str | None = None
+    max: str | None = None
+
+
+def parse_quantity(text: str) -> Quantity | None:
+    """ "95.33 %" -> Quantity("95.33", "%"); "1,250,858" -> Quantity("1250858"); a mean ± std cell
+    -> its mean, std, n, min and max; None for anything else (text, "—", "5 of 6 (early stop)")."""
+    match = _STAT.match(text) or _SINGLE.match(text)
+    if not match:
+        return None
+    parts = {key: value.replace(",", "") for key, value in match.groupdict().items() if key != "unit" and value}
+    return Quantity(unit=match["unit"] or "", **parts)
+
+
+def _in_base_unit(number: str | None, unit: str) -> str | None:
+    """`number` (in `unit`) in the CSV's unit for it, exactly: Decimal, so 0.160 GFLOP is 160000000."""
+    if number is None or unit not in _BASE_UNITS:
+        return number
+    value = Decimal(number) * _BASE_UNITS[unit][1]
+    return format(value.normalize(), "f") if value == value.to_integral_value() else format(value, "f")
+
+
+def _csv_columns(name: str, cells: list[str]) -> tuple[list[str], list[list[str]]]:
+    """One table column as CSV columns: (headers, cells per row)."""
+    parsed = [parse_quantity(cell) for cell in cells]
+    if not any(parsed):
+        return [name], [[cell] for cell in cells]
+    units = {_BASE_UNITS.get(quantity.unit, (quantity.unit,))[0] for quantity in parsed if quantity}
+    unit = units.pop() if len(units) == 1 else None
+    suffix = f" ({unit})" if unit else ""
+    stats = any(quantity and quantity.std is not None for quantity in parsed)
+    headers = [f"{name} mean{suffix}" if stats else f"{name}{suffix}"]
+    if unit is None:
+        headers.append(f"{name} unit")
+    if stats:
+        headers += [f"{name} std{suffix}", f"{name} n", f"{name} min{suffix}", f"{name} max{suffix}"]
+    rows = []
+    for cell, quantity in zip(cells, parsed):
+        if quantity is None:
+            # Text in a numeric column (only the one-quantity-per-row tables have it) stays as is.
+            row = ["" if cell in _PLACEHOLDERS else cell] + [""] * (len(headers) - 1)
+        else:
+            values = [_in_base_unit(getattr(quantity, part), quantity.unit) for part in _STAT_PARTS]
+            values[2] = quantity.n  # a count, never scaled
+            row = [values[0]]
+            if unit is None:
+                row.append(_BASE_UNITS.get(quantity.unit, (quantity.unit,))[0])
+            if stats:
+                row += values[1:]
+            row = ["" if value is None else value for value in row]
+        rows.append(row)
+    return headers, rows
+
+
+def to_csv(table: Table, commit: str = "unknown") -> str:
+    """`#` lines (name, caption, synthetic flag, commit), a header, then numbers as plain numbers."""
     buffer = io.StringIO()
+    buffer.write(f"# table: {table.name}\n")
+    buffer.write(f"# caption: {table.full_caption}\n")
+    buffer.write(f"# synthetic: {'true' if table.synthetic else 'false'}\n")
+    buffer.write(f"# commit: {commit}\n")
+    headers, columns = [], []
+    for index, name in enumerate(table.columns):
+        column_headers, cells = _csv_columns(name, [row[index] for row in table.rows])
+        headers += column_headers
+        columns.append(cells)
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(table.columns)
-    writer.writerows(table.rows)
+    writer.writerow(headers)
+    writer.writerows([sum((column[index] for column in columns), []) for index in range(len(table.rows))])
     return buffer.getvalue()
 
 
@@ -112,10 +220,13 @@ def to_markdown_file(table: Table) -> str:
     return f"{table.full_caption}\n\n{to_markdown(table)}"
 
 
-def write_table(table: Table, directory: Path) -> dict[str, str]:
-    """Write the three downloads of `table` into `directory`; return {format: file name}."""
+def write_table(table: Table, directory: Path, commit: str = "unknown") -> dict[str, str]:
+    """Write the three downloads of `table` into `directory`; return {format: file name}.
+
+    `commit` (the short commit(s) of the runs behind the table) goes into the CSV's `#` lines.
+    """
     directory.mkdir(parents=True, exist_ok=True)
-    contents = {"CSV": to_csv(table), "LaTeX": to_latex(table), "Markdown": to_markdown_file(table)}
+    contents = {"CSV": to_csv(table, commit), "LaTeX": to_latex(table), "Markdown": to_markdown_file(table)}
     names = {}
     for kind, suffix in DOWNLOAD_SUFFIXES.items():
         name = table.name + suffix
