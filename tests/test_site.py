@@ -40,6 +40,9 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 SCREENSHOTS = PROJECT_ROOT / "screenshots"
 SYNTHETIC_NOTE = "synthetic data — not CIFAR-10 results"
+# Served as GitHub serves a project page: under /<repository>/, with the site built for that address.
+SUB_PATH = "cifarcmp"
+SITE_URL = f"https://example.invalid/{SUB_PATH}/"
 
 
 def build_site(results: Path, root: Path) -> dict:
@@ -60,7 +63,7 @@ def build_site(results: Path, root: Path) -> dict:
         cwd=root,
         capture_output=True,
         text=True,
-        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1", "SITE_URL": SITE_URL},
     )
     seconds = time.monotonic() - started
     assert build.returncode == 0, build.stderr[-4000:]
@@ -127,11 +130,15 @@ def test_build_writes_every_page_without_outside_references(built):
 
 @pytest.fixture(scope="module")
 def server(built):
-    handler = functools.partial(_QuietHandler, directory=str(built["site"]))
+    """The site under http://127.0.0.1:<port>/cifarcmp/, as on a GitHub project page."""
+    www = built["root"] / "www"
+    www.mkdir(exist_ok=True)
+    (www / SUB_PATH).symlink_to(built["site"], target_is_directory=True)
+    handler = functools.partial(_QuietHandler, directory=str(www))
     httpd = _QuietServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/{SUB_PATH}/"
     httpd.shutdown()
     httpd.server_close()
 
@@ -381,6 +388,29 @@ def test_axe_finds_no_accessibility_violation_on_any_page(built, server, browser
         if violations:
             found[page] = [(violation["id"], len(violation["nodes"])) for violation in violations]
     assert not found, found
+
+
+def test_the_404_page_works_under_a_sub_path(built, server, browser):
+    """A missing page under /cifarcmp/ gets the 404 page (as GitHub Pages serves it) with its style,
+    script and home link under /cifarcmp/, not /."""
+    _open(browser, server + "404.html")
+    sub_path = urllib.parse.urlsplit(server).path
+    found = browser.execute_script(
+        "return {sheets: Array.from(document.styleSheets).filter(s => s.href).map(s => [s.href, s.cssRules.length]),"
+        " scripts: Array.from(document.scripts).filter(s => s.src).map(s => s.src),"
+        " home: document.querySelector('a.md-header__button.md-logo').href}"
+    )
+    assert found["sheets"] and found["scripts"]
+    for href, rules in found["sheets"]:
+        assert urllib.parse.urlsplit(href).path.startswith(sub_path) and rules > 0, href
+    for source in found["scripts"]:
+        assert urllib.parse.urlsplit(source).path.startswith(sub_path), source
+    assert urllib.parse.urlsplit(found["home"]).path.startswith(sub_path), found["home"]
+    # Every one of those loads (a 404 would leave the page unstyled, or without search).
+    for url in [href for href, _ in found["sheets"]] + found["scripts"]:
+        with urllib.request.urlopen(urllib.parse.urljoin(server, urllib.parse.urlsplit(url).path)) as response:
+            assert response.status == 200, url
+    assert "404" in browser.find_element("tag name", "h1").text
 
 
 def test_every_table_and_figure_fits_a_phone_or_says_it_scrolls(built, server, browser):
