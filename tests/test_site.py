@@ -413,6 +413,27 @@ def test_the_404_page_works_under_a_sub_path(built, server, browser):
     assert "404" in browser.find_element("tag name", "h1").text
 
 
+def test_search_works_from_the_files_on_disk(built, browser):
+    """Opened as file://.../index.html (no server), search still finds a word on the site: the
+    offline plugin's inlined index and the iframe-worker shim stand in for fetch and a worker."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    _open(browser, (built["site"] / "index.html").as_uri())
+    query = browser.find_element(By.CSS_SELECTOR, "input.md-search__input")
+    query.click()
+    query.send_keys("ResNet50")
+    results = WebDriverWait(browser, 20).until(
+        expected_conditions.visibility_of_all_elements_located((By.CSS_SELECTOR, ".md-search-result__item"))
+    )
+    assert results
+    meta = browser.find_element(By.CSS_SELECTOR, ".md-search-result__meta").text
+    assert "matching" in meta.lower() and "no matching" not in meta.lower(), meta
+    assert "resnet50" in results[0].text.lower()
+    assert results[0].find_element(By.TAG_NAME, "a").get_attribute("href").startswith("file://")
+
+
 def test_every_table_and_figure_fits_a_phone_or_says_it_scrolls(built, server, browser):
     """At 390 px no table is cut off without a cue: a wider one scrolls in a focusable, named box;
     no figure is wider than the column and no figure's text is below 10 px as displayed."""
