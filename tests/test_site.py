@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import io
 import json
 import os
 import shutil
@@ -434,6 +435,31 @@ def test_search_works_from_the_files_on_disk(built, browser):
     assert results[0].find_element(By.TAG_NAME, "a").get_attribute("href").startswith("file://")
 
 
+def _shaded_share(browser, box) -> float:
+    """The share of pixel rows of the box whose rightmost pixels are clearly darker than the page (white: 255)."""
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(box.screenshot_as_png)).convert("L")
+    width, height = image.size
+    edge = [min(image.getpixel((x, y)) for x in range(width - 3, width)) for y in range(height)]
+    return sum(value < 215 for value in edge) / height
+
+
+def _assert_scroll_shadow(browser, page: str, table_id: str) -> None:
+    """The table's box shows a shadow at its right edge while columns are hidden there, in every
+    pixel row (text crossing the edge darkens only some), and none once scrolled to the end."""
+    from selenium.webdriver.common.by import By
+
+    box = browser.find_element(By.ID, table_id).find_element(
+        By.XPATH, "ancestor::div[@class and contains(@class, 'md-typeset__scrollwrap')]"
+    )
+    browser.execute_script("arguments[0].scrollIntoView(); arguments[0].scrollLeft = 0;", box)
+    assert _shaded_share(browser, box) > 0.9, (page, table_id, "no shadow says the table scrolls")
+    browser.execute_script("arguments[0].scrollLeft = arguments[0].scrollWidth;", box)
+    assert _shaded_share(browser, box) < 0.5, (page, table_id, "a shadow where nothing more is hidden")
+    browser.execute_script("arguments[0].scrollLeft = 0;", box)
+
+
 def test_every_table_and_figure_fits_a_phone_or_says_it_scrolls(built, server, browser):
     """At 390 px no table is cut off without a cue: a wider one scrolls in a focusable, named box;
     no figure is wider than the column and no figure's text is below 10 px as displayed."""
@@ -452,6 +478,9 @@ def test_every_table_and_figure_fits_a_phone_or_says_it_scrolls(built, server, b
             for name, table_width, box_width, tab_index, label in tables:
                 if table_width > box_width:
                     assert box_width > 0 and tab_index == 0 and label.startswith("Table:"), (page, name)
+            overflowing = [name for name, table_width, box_width, *_ in tables if table_width > box_width and name]
+            if overflowing:
+                _assert_scroll_shadow(browser, page, overflowing[0])
             figures = browser.execute_script(
                 "const column = document.querySelector('article').clientWidth;"
                 "return Array.from(document.querySelectorAll('article figure img, article img[src$=\\'samples.png\\']'))"
