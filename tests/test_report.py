@@ -60,11 +60,14 @@ def test_render_writes_pages_snippets_tables_and_run_file(tmp_path):
 
 
 def test_comparison_holds_metrics_and_the_seed_reference(tmp_path):
-    out = _render(tmp_path, resnet50=0.9123, cnn=0.6543)
+    out = _render(tmp_path / "real", resnet50=0.9123, cnn=0.6543, synthetic=False)
     text = (out / "comparison.md").read_text()
     assert "| Test accuracy | 91.23 % | 95.33 % | 65.43 % | 77 % |" in text
     assert "ResNet50 (single run)" in text and "CNN: seed report (reference)" in text
     assert "26,215,818" in text and "1,250,858" in text
+    # Synthetic results are never set beside the seed report's CIFAR-10 figures.
+    synthetic = (_render(tmp_path / "synthetic", resnet50=0.9123, cnn=0.6543) / "comparison.md").read_text()
+    assert "| Test accuracy | 91.23 % | 65.43 % |" in synthetic and "seed report (reference)" not in synthetic
 
 
 def test_comparison_sets_accuracy_against_counted_compute(tmp_path):
@@ -79,7 +82,11 @@ def test_comparison_sets_accuracy_against_counted_compute(tmp_path):
         if line.startswith("| Test accuracy per training PFLOP |")
     )
     cells = [cell.strip() for cell in row.strip("|").split("|")]
-    assert cells[3] == f"{70.0 / (cnn_flops / 1e15):,.1f} % per PFLOP"
+    # Synthetic runs: Quantity, ResNet50, CNN (no reference columns). Above 100, no decimals.
+    per_petaflop = 70.0 / (cnn_flops / 1e15)
+    assert cells[2] == (
+        f"{per_petaflop:,.0f} % per PFLOP" if per_petaflop >= 100 else f"{per_petaflop:,.1f} % per PFLOP"
+    )
     # A run from before FLOPs were counted says so instead of leaving a blank.
     metrics.pop("compute")
     metrics_file.write_text(json.dumps(metrics))
@@ -131,7 +138,10 @@ def test_discussion_overfitting_and_convergence_follow_the_numbers(tmp_path):
     assert "a gap of 0.0 pp: little sign of overfitting" in narrow
     assert "clear overfitting gap." not in narrow
     assert "stopped early by its validation loss" in narrow  # the fixture CNN stops at 5 of 6
-    assert "the last epoch it ran, so it was still improving" in narrow  # ResNet50: best = last
+    # The fixture ResNet50 runs its profile's single epoch: no claim either way about improving.
+    assert "its only epoch, so the run says nothing yet about whether it was still improving" in narrow
+    longer = (_render(tmp_path / "c", overfit_gap=0.0, epochs=3) / "discussion.md").read_text()
+    assert "the last epoch it ran, so it was still improving" in longer  # ResNet50: best = last of 3
 
 
 def test_several_seeds_are_reported_as_mean_and_spread(tmp_path):
@@ -147,8 +157,8 @@ def test_several_seeds_are_reported_as_mean_and_spread(tmp_path):
 
 def test_three_seeds_show_spread_n_min_and_max_in_every_table(tmp_path):
     root = tmp_path / "results"
-    write_fixture_seeds(root, "resnet50", [0.90, 0.92, 0.91])
-    write_fixture_seeds(root, "cnn", [0.70, 0.74, 0.72])
+    write_fixture_seeds(root, "resnet50", [0.90, 0.92, 0.91], synthetic=False)
+    write_fixture_seeds(root, "cnn", [0.70, 0.74, 0.72], synthetic=False)
     render(root, tmp_path / "out")
     comparison = (tmp_path / "out" / "comparison.md").read_text()
     assert "| Test accuracy | 91.00 ± 1.00 % (n = 3; min 90.00, max 92.00) | 95.33 % |" in comparison
