@@ -10,3 +10,9 @@ document$.subscribe(function () {
     box.setAttribute("aria-label", caption ? caption.textContent : "table");
   });
 });
+
+// Material's search overlay is a dialog without a name; screen readers (and Lighthouse) need one.
+document$.subscribe(function () {
+  var search = document.querySelector(".md-search[role='dialog']");
+  if (search) search.setAttribute("aria-label", "Search this report");
+});
