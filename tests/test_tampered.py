@@ -408,6 +408,7 @@ def _build_site(results: Path, copy: Path) -> Path:
     """Render `results` and run `mkdocs build --strict` in a copy of the site sources (as test_site)."""
     shutil.copytree(PROJECT_ROOT / "docs", copy / "docs", ignore=shutil.ignore_patterns("generated"))
     shutil.copy(PROJECT_ROOT / "mkdocs.yml", copy / "mkdocs.yml")
+    (copy / "cifarcmp").symlink_to(PROJECT_ROOT / "cifarcmp")  # mkdocs.yml's hooks live in the package
     render(results, copy / "docs" / "generated")
     build = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(copy / "site")],
