@@ -53,7 +53,7 @@ PLAN_FLAGS := --profile $(PROFILE) --seed $(SEED) --seeds $(SEEDS) $(if $(STUDIE
 EXECUTOR_FLAGS := --executor $(EXECUTOR) $(if $(JOBS),--jobs $(JOBS)) $(if $(GPUS),--gpus-per-run $(GPUS)) $(if $(PARTITION),--partition $(PARTITION)) $(if $(TIME),--time $(TIME)) $(foreach option,$(SBATCH_ARGS),--sbatch-arg=$(option))
 INSTALLED := $(VENV)/.installed-$(TF)
 
-.PHONY: help setup plan train studies report site pdf serve tensorboard lint test test-fast bench clean
+.PHONY: help setup plan train studies report site pdf serve tensorboard lint test test-fast bench bench-site clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -99,8 +99,8 @@ site: $(INSTALLED) ## render docs/generated/ from existing results and build sit
 pdf: $(INSTALLED) ## print the built site/ again to site/report.pdf (the whole report, nav order; needs chromium)
 	$(BIN)/python -m cifarcmp.report.pdf site
 
-serve: site ## preview the built site on http://127.0.0.1:8000
-	$(BIN)/python -m http.server 8000 --bind 127.0.0.1 --directory site
+serve: site ## preview the built site on http://127.0.0.1:8000 (gzip and 404 page, as GitHub Pages serves it)
+	$(BIN)/python -m cifarcmp.report.serve site --port 8000
 
 tensorboard: $(INSTALLED) ## serve the TensorBoard logs of every run under results/ (live while one trains)
 	@$(BIN)/python -c 'import tensorboard' 2>/dev/null || { echo "make tensorboard: TensorBoard is not installed in $(VENV); run: $(BIN)/python -m pip install tensorboard" >&2; exit 1; }
@@ -118,6 +118,14 @@ test-fast: lint ## lint, then every test but the slow ones (a couple of minutes)
 
 bench: $(INSTALLED) ## print throughput, achieved TFLOP/s and memory for both models on this machine (PRECISION)
 	$(BIN)/python -m cifarcmp.train.bench $(if $(PRECISION),--precision $(PRECISION))
+
+# Lighthouse comes from npm, into .make/ (not a Python package); the pin is the version measured with.
+LIGHTHOUSE := .make/lighthouse/node_modules/.bin/lighthouse
+bench-site: $(INSTALLED) ## print each page's weight and its Lighthouse scores, mobile preset (built site/; needs npm, chromium)
+	@test -f site/index.html || { echo "make bench-site: no site/ to measure: run make site (or make report) first" >&2; exit 2; }
+	@test -x $(LIGHTHOUSE) || command -v npm >/dev/null || { echo "make bench-site: Lighthouse installs with npm, which is missing (Debian: apt install npm)" >&2; exit 2; }
+	test -x $(LIGHTHOUSE) || npm install --silent --no-audit --no-fund --prefix .make/lighthouse lighthouse@12.8.2
+	$(BIN)/python -m cifarcmp.report.bench site --lighthouse $(LIGHTHOUSE)
 
 clean: ## remove built pages and the site (results are kept)
 	rm -rf site .site.building .site.old docs/generated

@@ -6,18 +6,27 @@ TensorFlow, and so a test can dictate the numbers (for example a run where the C
     write_fixture_run(tmp_path / "resnet50" / "seed-0", "resnet50", test_accuracy=0.9)
     write_fixture_run(path, "cnn", correct=mask, gallery=True)  # exactly these images right
     write_fixture_seeds(tmp_path, "cnn", [0.70, 0.72, 0.74])  # seed-0, seed-1, seed-2
+    build_site(results, tmp_path / "copy")  # render them and build the site, as `make site` does
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import os
+import shutil
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
 
 from cifarcmp.analysis import stats
 from cifarcmp.config import resolve
+from cifarcmp.paths import PROJECT_ROOT
+from cifarcmp.report.render import render
+from cifarcmp.results import find_runs
 
 _FORWARD_FLOPS = {"resnet50": 7_727_692_298, "cnn": 41_569_546}
 _TRAIN_IMAGES = 4500
@@ -327,3 +336,33 @@ def write_fixture_study(root: Path, study: str, specs: list[dict]) -> None:
     (root / study / "summary.json").write_text(
         json.dumps({"schema_version": 1, "study": study, "profile": "smoke", "synthetic": True, "runs": rows}, indent=2)
     )
+
+
+def build_site(results: Path, root: Path, site_url: str | None = None) -> dict:
+    """Render `results` and run `mkdocs build --strict` in a scratch copy of the site sources
+    under `root`; `site_url` as the Pages workflow sets SITE_URL."""
+    shutil.copytree(PROJECT_ROOT / "docs", root / "docs", ignore=shutil.ignore_patterns("generated"))
+    shutil.copy(PROJECT_ROOT / "mkdocs.yml", root / "mkdocs.yml")
+    # mkdocs.yml names its hooks by a path relative to itself.
+    (root / "cifarcmp").symlink_to(PROJECT_ROOT / "cifarcmp")
+    runs = {}
+    for run in find_runs(results):
+        runs.setdefault(json.loads((run / "config.json").read_text())["model"], run)
+    render(results, root / "docs" / "generated")
+    environment = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+    environment.pop("SITE_URL", None)
+    if site_url:
+        environment["SITE_URL"] = site_url
+    started = time.monotonic()
+    # cwd = the copy's root, as `make site` runs from the project root: snippets and the notebook
+    # pages find docs/generated/ from there.
+    build = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(root / "site")],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env=environment,
+    )
+    seconds = time.monotonic() - started
+    assert build.returncode == 0, build.stderr[-4000:]
+    return {"root": root, "site": root / "site", "runs": runs, "build_seconds": seconds}

@@ -8,32 +8,26 @@ page weights measured, go to screenshots/ (gitignored) for a person to look at.
 from __future__ import annotations
 
 import base64
-import functools
 import io
 import json
 import os
-import shutil
-import subprocess
-import sys
-import threading
+import re
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
 import pytest
-from fixtures import write_fixture_run, write_fixture_study
+from fixtures import build_site, write_fixture_run, write_fixture_study
 from test_claims import CNN_SLOW, RESNET_FAST, _arms
 
 from cifarcmp.analysis import stats
 from cifarcmp.paths import PROJECT_ROOT
 from cifarcmp.report.figures import FONT
 from cifarcmp.report.pdf import print_pdf
-from cifarcmp.report.render import render
-from cifarcmp.results import find_runs
+from cifarcmp.report.serve import serving
 
 pytestmark = pytest.mark.slow
 
@@ -44,33 +38,6 @@ SYNTHETIC_NOTE = "synthetic data — not CIFAR-10 results"
 # Served as GitHub serves a project page: under /<repository>/, with the site built for that address.
 SUB_PATH = "cifarcmp"
 SITE_URL = f"https://example.invalid/{SUB_PATH}/"
-
-
-def build_site(results: Path, root: Path) -> dict:
-    """Render `results` and run `mkdocs build --strict` in a scratch copy of the site sources."""
-    shutil.copytree(PROJECT_ROOT / "docs", root / "docs", ignore=shutil.ignore_patterns("generated"))
-    shutil.copy(PROJECT_ROOT / "mkdocs.yml", root / "mkdocs.yml")
-    # mkdocs.yml names its hooks by a path relative to itself.
-    (root / "cifarcmp").symlink_to(PROJECT_ROOT / "cifarcmp")
-    runs = {}
-    for run in find_runs(results):
-        runs.setdefault(json.loads((run / "config.json").read_text())["model"], run)
-    render(results, root / "docs" / "generated")
-    started = time.monotonic()
-    # cwd = the copy's root, as `make site` runs from the project root: snippets and the notebook
-    # pages find docs/generated/ from there.
-    build = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(root / "site")],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "NO_MKDOCS_2_WARNING": "1", "SITE_URL": SITE_URL},
-    )
-    seconds = time.monotonic() - started
-    assert build.returncode == 0, build.stderr[-4000:]
-    if CHROMIUM.exists():
-        print_pdf(root / "site")  # as `make site` does; the Cite page links to it
-    return {"root": root, "site": root / "site", "runs": runs, "build_seconds": seconds}
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +65,10 @@ def built(tmp_path_factory) -> dict:
                 {"arm": "cnn", **CNN_SLOW},
             ],
         )
-    return build_site(results, root)
+    built = build_site(results, root, site_url=SITE_URL)
+    if CHROMIUM.exists():
+        print_pdf(built["site"])  # as `make site` does; the Cite page links to it
+    return built
 
 
 def test_build_writes_every_page_without_outside_references(built):
@@ -131,30 +101,9 @@ def test_build_writes_every_page_without_outside_references(built):
 
 @pytest.fixture(scope="module")
 def server(built):
-    """The site under http://127.0.0.1:<port>/cifarcmp/, as on a GitHub project page."""
-    www = built["root"] / "www"
-    www.mkdir(exist_ok=True)
-    (www / SUB_PATH).symlink_to(built["site"], target_is_directory=True)
-    handler = functools.partial(_QuietHandler, directory=str(www))
-    httpd = _QuietServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/{SUB_PATH}/"
-    httpd.shutdown()
-    httpd.server_close()
-
-
-class _QuietServer(ThreadingHTTPServer):
-    def handle_error(self, request, client_address):
-        # The browser drops connections it no longer needs when it moves to the next page; a
-        # reset socket is not a test failure, and its traceback would only clutter the output.
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)
-
-
-class _QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):  # noqa: A002 - the signature http.server defines
-        pass
+    """The site under http://127.0.0.1:<port>/cifarcmp/, as GitHub serves a project page (gzip, its 404 page)."""
+    with serving(built["site"], sub_path=SUB_PATH) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -210,6 +159,21 @@ def _screenshot(driver, name: str) -> None:
     (SCREENSHOTS / name).write_bytes(base64.b64decode(shot["data"]))
 
 
+def _every_image_seen(browser) -> list:
+    """Each image scrolled to in turn, as a reader would (figures after a page's first load lazily),
+    and its source and natural width once it has loaded or failed."""
+    count = browser.execute_script("return document.images.length")
+    for index in range(count):
+        browser.execute_script("document.images[arguments[0]].scrollIntoView()", index)
+        for _ in range(100):
+            if browser.execute_script("return document.images[arguments[0]].complete", index):
+                break
+            time.sleep(0.05)
+    return browser.execute_script(
+        "return Array.from(document.images).map(i => [i.currentSrc.slice(0, 80), i.naturalWidth])"
+    )
+
+
 def test_every_page_reads_right_in_a_browser(built, server, browser):
     site = built["site"]
     pages = sorted(path.relative_to(site).as_posix() for path in site.rglob("*.html") if path.name != "404.html")
@@ -218,9 +182,7 @@ def test_every_page_reads_right_in_a_browser(built, server, browser):
     links, weights, requests = set(), {}, []
     for page in pages:
         _open(browser, server + page)
-        images = browser.execute_script(
-            "return Array.from(document.images).map(i => [i.currentSrc.slice(0, 80), i.naturalWidth])"
-        )
+        images = _every_image_seen(browser)
         assert all(width > 0 for _, width in images), (page, images)
         if page in (
             "generated/data.html",
@@ -323,10 +285,10 @@ def test_comparison_table_holds_the_metrics(built, server, browser):
 
 def test_evidence_page_shows_intervals_tests_and_figures(built, server, browser):
     _open(browser, server + "notebooks/evidence.html")
-    images = browser.execute_script("return Array.from(document.images).map(i => i.naturalWidth)")
+    images = _every_image_seen(browser)
     # Two confusion figures and the reliability diagrams, plus a gallery for each run that has one.
     galleries = sum((run / "gallery.npz").is_file() for run in built["runs"].values())
-    assert len(images) >= 3 + galleries and all(width > 0 for width in images), images
+    assert len(images) >= 3 + galleries and all(width > 0 for _, width in images), images
     text = browser.find_element("css selector", "article").text
     for run in built["runs"].values():
         with np.load(run / "predictions.npz") as predictions:
@@ -394,7 +356,11 @@ def test_axe_finds_no_accessibility_violation_on_any_page(built, server, browser
 def test_the_404_page_works_under_a_sub_path(built, server, browser):
     """A missing page under /cifarcmp/ gets the 404 page (as GitHub Pages serves it) with its style,
     script and home link under /cifarcmp/, not /."""
-    _open(browser, server + "404.html")
+    missing = server + "generated/no-such-page/"
+    with pytest.raises(urllib.error.HTTPError) as answer:
+        urllib.request.urlopen(missing)
+    assert answer.value.code == 404
+    _open(browser, missing)
     sub_path = urllib.parse.urlsplit(server).path
     found = browser.execute_script(
         "return {sheets: Array.from(document.styleSheets).filter(s => s.href).map(s => [s.href, s.cssRules.length]),"
@@ -412,6 +378,35 @@ def test_the_404_page_works_under_a_sub_path(built, server, browser):
         with urllib.request.urlopen(urllib.parse.urljoin(server, urllib.parse.urlsplit(url).path)) as response:
             assert response.status == 200, url
     assert "404" in browser.find_element("tag name", "h1").text
+
+
+def test_figures_enlarge_on_click_and_only_what_a_page_needs_holds_up_its_first_paint(built, server, browser):
+    """The lightbox loads where there is a figure, at the end of the body; figures after the first
+    load lazily; print-site's assets stay on the print page, whose images load at once for the PDF."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    site = built["site"]
+    index = (site / "index.html").read_text(encoding="utf-8")
+    assert "glightbox.min.js" not in index and "print-site" not in index
+    evidence = (site / "notebooks" / "evidence.html").read_text(encoding="utf-8")
+    head = evidence.split("</head>")[0]
+    assert "glightbox" not in head and "iframe-worker-shim" not in head and "<script src=" not in head
+    images = re.findall(r'<figure class="report-figure">.*?(<img[^>]*>)', evidence, re.DOTALL)
+    assert len(images) >= 2
+    assert 'loading="lazy"' not in images[0] and all('loading="lazy"' in image for image in images[1:])
+    printed = (site / "print_page.html").read_text(encoding="utf-8")
+    assert 'loading="lazy"' not in printed and "print-site.js" in printed
+
+    _open(browser, server + "notebooks/evidence.html")
+    link = browser.find_element(By.CSS_SELECTOR, "figure.report-figure a.glightbox")
+    browser.execute_script("arguments[0].scrollIntoView()", link)
+    link.click()
+    enlarged = WebDriverWait(browser, 10).until(
+        expected_conditions.visibility_of_element_located((By.CSS_SELECTOR, ".glightbox-container .gslide-image img"))
+    )
+    assert enlarged.get_attribute("src") == link.get_attribute("href")  # the figure's own file, whole
 
 
 def test_search_works_from_the_files_on_disk(built, browser):

@@ -12,7 +12,6 @@ import csv
 import errno
 import json
 import os
-import shutil
 import subprocess
 import sys
 from html.parser import HTMLParser
@@ -21,11 +20,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import assert_one_line_error, run_cli
-from fixtures import write_fixture_run, write_fixture_study
+from fixtures import build_site, write_fixture_run, write_fixture_study
 
 from cifarcmp.errors import UserError
 from cifarcmp.lock import hold
-from cifarcmp.paths import PROJECT_ROOT
 from cifarcmp.report.render import MARKER, render
 
 
@@ -404,23 +402,6 @@ def _hostile_run(path: Path, model: str) -> None:
     (path / "config.json").write_text(json.dumps(config))
 
 
-def _build_site(results: Path, copy: Path) -> Path:
-    """Render `results` and run `mkdocs build --strict` in a copy of the site sources (as test_site)."""
-    shutil.copytree(PROJECT_ROOT / "docs", copy / "docs", ignore=shutil.ignore_patterns("generated"))
-    shutil.copy(PROJECT_ROOT / "mkdocs.yml", copy / "mkdocs.yml")
-    (copy / "cifarcmp").symlink_to(PROJECT_ROOT / "cifarcmp")  # mkdocs.yml's hooks live in the package
-    render(results, copy / "docs" / "generated")
-    build = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(copy / "site")],
-        cwd=copy,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
-    )
-    assert build.returncode == 0, build.stderr[-4000:]
-    return copy / "site"
-
-
 class _Tags(HTMLParser):
     """Every element of a page, with its attributes: a `<script>` or `onerror=` here is real."""
 
@@ -463,7 +444,7 @@ def test_markup_in_results_never_becomes_markup_in_the_site(tmp_path):
     root = tmp_path / "results"
     for model in ("resnet50", "cnn"):
         _hostile_run(root / model / "seed-0", model)
-    site = _build_site(root, tmp_path / "copy")
+    site = build_site(root, tmp_path / "copy")["site"]
     pages = sorted(site.rglob("*.html"))
     assert len(pages) > 5
     shown = 0

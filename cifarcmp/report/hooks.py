@@ -6,6 +6,16 @@
   code block of the site, so a reader sees prose, tables and figures and can still open the code.
 - A table's caption, written by the table macro as a `Table: ...` paragraph just above it, moves
   into the table as a real `<caption>`, so assistive technology announces it with the table.
+- Every report figure but a page's first loads lazily, when the reader scrolls near it: on a phone
+  the figures further down otherwise share the link with the first screen and slow it (Lighthouse's
+  largest contentful paint on the evidence page). Done after the page is complete, so the print
+  page, which the PDF is printed from, keeps eager images.
+- Nothing else holds up the first paint that need not: print-site's styles and script leave every
+  page but the print page (the PDF's source, the one page that uses them), and the search worker's
+  file:// shim (mkdocs.yml `polyfills`) moves from the head to just before Material's script, the
+  first one that needs it.
+- The lightbox's script and styles (70 KB, which mkdocs-glightbox puts in every page's head, where
+  they hold up the first paint) load only on pages with a figure to enlarge, at the end of the body.
 - The figures the notebook pages write into docs/generated/figures/ while mkdocs runs them did not
   exist when MkDocs listed the files to copy, so they are copied into the site at the end.
 """
@@ -24,6 +34,25 @@ _CAPTIONED_TABLE = re.compile(
     r'<p id="(?P<id>table-[\w-]+)"><strong>(?P<caption>Table: .*?)</strong></p>\s*<table>', re.DOTALL
 )
 
+# A report figure's image (`report.site.show_figure`), inside the lightbox's link where it has one.
+_FIGURE_IMAGE = re.compile(r'<figure class="report-figure">.*?<img', re.DOTALL)
+
+
+# print-site's assets, on every page; Material's script and the search worker shim before it.
+_PRINT_ASSETS = re.compile(
+    r'<link rel="stylesheet" href="[^"]*css/print-site(?:-material)?\.css">|<script src="[^"]*js/print-site\.js"></script>'
+)
+_SEARCH_SHIM = re.compile(r'<script src="[^"]*javascripts/iframe-worker-shim\.js"></script>')
+_MATERIAL_SCRIPT = re.compile(r'<script src="[^"]*assets/javascripts/bundle\.\w+\.min\.js"></script>')
+
+# What mkdocs-glightbox adds: its assets in the head, its start-up script at the end of the body.
+_LIGHTBOX_ASSETS = re.compile(
+    r'<link href="[^"]*glightbox\.min\.css" rel="stylesheet"><script src="[^"]*glightbox\.min\.js"></script>'
+    r'<style id="glightbox-style">.*?</style>',
+    re.DOTALL,
+)
+_LIGHTBOX_START = re.compile(r'<script id="init-glightbox">.*?</script>', re.DOTALL)
+
 
 # Before the plugins (hooks otherwise run last): print-site keeps each page's content for the PDF's
 # print page as it is when its own handler runs, and the lightbox should wrap the final <img>s.
@@ -34,10 +63,55 @@ def on_page_content(html: str, page, config, files) -> str:
     return caption_tables(html)
 
 
+def on_post_page(output: str, page, config) -> str:
+    if page.file.src_uri.startswith("print_page"):  # the PDF's source: every image loaded
+        return output
+    output = _PRINT_ASSETS.sub("", output)
+    output = first_paint_unblocked(output)
+    return lightbox_where_needed(lazy_figures(output))
+
+
 def on_post_build(config) -> None:
     figures = Path(config["docs_dir"]) / "generated" / "figures"
     if figures.is_dir():
         shutil.copytree(figures, Path(config["site_dir"]) / "generated" / "figures", dirs_exist_ok=True)
+
+
+def lazy_figures(html: str) -> str:
+    """`loading="lazy"` on every report figure's image after the first (the first may be on screen)."""
+    seen = 0
+
+    def mark(match: re.Match) -> str:
+        nonlocal seen
+        seen += 1
+        return match[0] if seen == 1 else f'{match[0]} loading="lazy"'
+
+    return _FIGURE_IMAGE.sub(mark, html)
+
+
+def first_paint_unblocked(html: str) -> str:
+    """The search worker's shim moved from the head to just before Material's script."""
+    shim = _SEARCH_SHIM.search(html)
+    material = _MATERIAL_SCRIPT.search(html)
+    if shim is None or material is None or shim.start() > material.start():
+        return html
+    return html[: shim.start()] + html[shim.end() : material.start()] + shim[0] + html[material.start() :]
+
+
+def lightbox_where_needed(html: str) -> str:
+    """The lightbox's assets moved from the head to just before its start-up script, or removed
+    with it from a page that has nothing to enlarge."""
+    assets = _LIGHTBOX_ASSETS.search(html)
+    start = _LIGHTBOX_START.search(html)
+    if assets is None or start is None:
+        return html
+    keep = 'class="glightbox"' in html
+    return (
+        html[: assets.start()]
+        + html[assets.end() : start.start()]
+        + (assets[0] + start[0] if keep else "")
+        + html[start.end() :]
+    )
 
 
 def caption_tables(html: str) -> str:
