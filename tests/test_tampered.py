@@ -381,6 +381,8 @@ def test_a_full_disk_keeps_the_previous_pages_and_no_temporary_folder(tmp_path, 
 
 SCRIPT = "<script>alert(1)</script>"
 IMAGE = "<img src=x onerror=alert(1)>"
+# Markdown links need no angle brackets; the second hides its scheme behind an entity.
+LINKS = "[click](javascript:alert(1)) [click](&#106;avascript:alert(1))"
 
 
 def _hostile_run(path: Path, model: str) -> None:
@@ -388,7 +390,7 @@ def _hostile_run(path: Path, model: str) -> None:
     names = [f"c{index}{SCRIPT}" if index % 2 else f"c{index}{IMAGE}" for index in range(10)]
     manifest = json.loads((path / "manifest.json").read_text())
     manifest["data"].update(source=f"cifar10 {SCRIPT}", class_names=names, description=IMAGE, sha256=SCRIPT)
-    manifest["device"]["name"] = f"GPU {IMAGE}"
+    manifest["device"]["name"] = f"GPU {IMAGE} {LINKS}"
     manifest["versions"].update(keras=SCRIPT, tensorflow=IMAGE, backend=IMAGE)
     manifest["git"]["commit"] = SCRIPT[:20]
     (path / "manifest.json").write_text(json.dumps(manifest))
@@ -397,13 +399,13 @@ def _hostile_run(path: Path, model: str) -> None:
         layer.update(name=f"{layer['name']}{SCRIPT}", type=IMAGE, output_shape=IMAGE)
     (path / "summary.json").write_text(json.dumps(summary))
     config = json.loads((path / "config.json").read_text())
-    config["deviations"] = [f"changed {SCRIPT}", f"changed {IMAGE}"]
+    config["deviations"] = [f"changed {SCRIPT}", f"changed {IMAGE}", f"changed {LINKS}"]
     config["data"] = SCRIPT
     (path / "config.json").write_text(json.dumps(config))
 
 
 class _Tags(HTMLParser):
-    """Every element of a page, with its attributes: a `<script>` or `onerror=` here is real."""
+    """Every element of a page, with its attributes: a `<script>`, `onerror=` or script link here is real."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -414,6 +416,13 @@ class _Tags(HTMLParser):
     def handle_starttag(self, tag, attrs):
         self._in_script = tag == "script"
         self.handlers += [(tag, name) for name, _ in attrs if name == "onerror"]
+        # HTMLParser has decoded the entities, as a browser does before it follows a link.
+        self.handlers += [
+            (tag, value)
+            for name, value in attrs
+            if name == "href"
+            and "".join((value or "").split()).lower().startswith(("javascript:", "vbscript:", "data:"))
+        ]
 
     def handle_data(self, data):
         if self._in_script:
@@ -437,6 +446,7 @@ def test_the_pages_have_no_markup_of_their_own(tmp_path):
         tags.feed(path.read_text())
         assert not tags.handlers and not any("alert" in script for script in tags.scripts), path
     assert "c1&lt;script&gt;alert(1)&lt;/script&gt;" in (out / "data.md").read_text()
+    assert "&#91;click&#93;(javascript:alert(1))" in (out / "method.md").read_text()  # shown, as text
 
 
 @pytest.mark.slow

@@ -4,7 +4,7 @@
   JupyterLab CSS inlined into every page. That CSS goes (the site's own stylesheet styles what is
   left), and each code cell becomes a collapsed Material "Code" block highlighted like every other
   code block of the site, so a reader sees prose, tables and figures and can still open the code.
-- A table's caption, written by the table macro as a `Table: ...` paragraph just above it, moves
+- A table's caption, written by the table partial as a `Table: ...` paragraph just above it, moves
   into the table as a real `<caption>`, so assistive technology announces it with the table.
 - Every report figure but a page's first loads lazily, when the reader scrolls near it: on a phone
   the figures further down otherwise share the link with the first screen and slow it (Lighthouse's

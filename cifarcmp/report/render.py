@@ -7,7 +7,7 @@ and renders every template under docs/templates/ into `out_dir` (normally `docs/
 - `pages/*.md.j2` -> `<page>.md`, the generated pages of the site;
 - `snippets/*.md.j2` -> `snippets/<name>.md`, pulled into the hand-written pages by
   pymdownx.snippets, each with an `.html` twin for the executed notebook pages;
-- `partials/` hold what the others include (the banner, the table macro); they render nothing.
+- `partials/` hold what the others include (the banner, the table that `{{ table(name) }}` shows); they render nothing.
 
 It also writes `run.json` and `studies.json`, which tell the executed pages where the results
 are. Everything is written into a fresh folder and swapped into place at the end, so the site never
@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import textwrap
 from pathlib import Path
 
 import jinja2
@@ -131,13 +132,33 @@ def environment(templates_dir: Path | str = paths.TEMPLATES_DIR) -> jinja2.Envir
         undefined=jinja2.StrictUndefined,  # a missing number fails the render, never prints blank
         keep_trailing_newline=True,
         autoescape=False,  # the output is Markdown
-        # Every value printed comes from results or data; its `<` and `>` become entities, so
-        # no value can open a tag in the published pages (Markdown passes raw HTML through).
-        finalize=escape_markup,
+        # Every value printed comes from results or data; its `<`, `>`, `[` and `]` become
+        # entities, so no value can open a tag (Markdown passes raw HTML through) or a link in the
+        # published pages. Only a table, which templates wrote, is printed as it is.
+        finalize=_escape_values,
     )
     env.filters.update(FILTERS)
     env.globals["markdown_table"] = to_markdown
+    env.globals["table"] = table
     return env
+
+
+class TemplateMarkdown(str):
+    """Markdown that a template wrote, its values escaped already: printed as it is."""
+
+
+@jinja2.pass_context
+def table(context, name: str, prefix: str = "", indent: int = 0) -> TemplateMarkdown:
+    """`{{ table(name, prefix) }}`: the table, its caption and its downloads (partials/table.md.j2),
+    every line indented by `indent` spaces (inside an admonition or a content tab)."""
+    partial = context.environment.get_template("partials/table.md.j2")
+    files = context["downloads"][name]
+    text = partial.render(t=context["tables"][name], files=files, name=name, prefix=prefix)
+    return TemplateMarkdown(textwrap.indent(text, " " * indent))
+
+
+def _escape_values(value) -> str:
+    return value if isinstance(value, TemplateMarkdown) else escape_markup(value)
 
 
 def build_context(groups: list[RunGroup], studies: Studies | None) -> dict:

@@ -150,13 +150,17 @@ def to_csv(table: Table, commit: str = "unknown") -> str:
 
 
 def escape_markup(value) -> str:
-    """`value` as text whose `<` and `>` are entities, so it can never open an HTML tag.
+    """`value` as text that can open neither an HTML tag nor a Markdown link.
 
-    Idempotent (the entities hold no `<` or `>`), so a value printed twice, or through a macro
-    that already escaped it, reads the same; `&` is left alone for that reason.
+    `<` and `>` become entities, and so do `[` and `]`, without which no Markdown link (such as
+    `[text](javascript:...)` in a hand-edited results file) can form; each still reads as itself.
+    Idempotent (the entities hold none of the four), so a value printed twice reads the same;
+    `&` is left alone for that reason.
     """
     text = str(value)  # a Markup (from `|e`) becomes plain text, so replace() cannot re-escape it
-    return text.replace("<", "&lt;").replace(">", "&gt;")
+    for character, entity in (("<", "&lt;"), (">", "&gt;"), ("[", "&#91;"), ("]", "&#93;")):
+        text = text.replace(character, entity)
+    return text
 
 
 def to_markdown(table: Table) -> str:
