@@ -277,7 +277,8 @@ def gradcam_grid(
     shown = None
     for row, image in enumerate(images):
         axes[row, 0].imshow(image, interpolation="nearest")
-        axes[row, 0].set_xlabel(f"true: {class_names[int(labels[row])]}", fontsize=FONT)
+        # Wrapped like the titles: "true: automobile" is wider than its column.
+        axes[row, 0].set_xlabel(_wrap(f"true: {class_names[int(labels[row])]}", 11), fontsize=FONT)
         for column, arm in enumerate(arms, start=1):
             axis = axes[row, column]
             axis.imshow(image, interpolation="nearest")
@@ -286,10 +287,11 @@ def gradcam_grid(
             )
             guess = int(predicted[arm][row])
             mark = "✓" if guess == int(labels[row]) else "✗"
-            axis.set_xlabel(f"{class_names[guess]} {mark}", fontsize=FONT)
+            axis.set_xlabel(_wrap(f"{class_names[guess]} {mark}", 11), fontsize=FONT)
     axes[0, 0].set_title("image", fontsize=FONT)
     for column, arm in enumerate(arms, start=1):
-        axes[0, column].set_title(label(arm).replace(" (", "\n("), fontsize=FONT)
+        # Five columns of 92 px: "(frozen features)" on one line would run into its neighbours.
+        axes[0, column].set_title(_wrap(label(arm), 12), fontsize=FONT)
     for axis in axes.flat:
         axis.set_xticks([])
         axis.set_yticks([])
