@@ -121,10 +121,11 @@ def main(argv: list[str] | None = None) -> int:
                     line += "".join(f"{scores[heading]:>9}" for heading in TIMINGS.values())
             print(line, flush=True)
     runs = max(1, arguments.runs)
-    print(
-        f"perf and a11y: Lighthouse 0-100, mobile preset (simulated slow 4G, 4x CPU slowdown), the median of "
-        f"{runs} run{'s' if runs > 1 else ''}; sent: bytes loaded with the page, gzip (lazy figures load on scrolling)"
-    )
+    if arguments.lighthouse:
+        print(
+            f"perf and a11y: Lighthouse 0-100, mobile preset (simulated slow 4G, 4x CPU slowdown), the median of "
+            f"{runs} run{'s' if runs > 1 else ''}; sent: bytes loaded with the page, gzip (lazy figures load on scrolling)"
+        )
     return 0
 
 

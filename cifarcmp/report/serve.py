@@ -13,6 +13,7 @@ import argparse
 import contextlib
 import functools
 import gzip
+import io
 import sys
 import threading
 import urllib.parse
@@ -61,7 +62,7 @@ class _Handler(SimpleHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "max-age=600")  # what Pages sends
         self.end_headers()
-        return _Body(body)
+        return io.BytesIO(body)  # what send_head returns: do_GET copies it to the socket
 
     def _send_not_found(self):
         page = Path(self.directory) / "404.html"
@@ -73,25 +74,12 @@ class _Handler(SimpleHTTPRequestHandler):
         self.send_header("Content-Type", "text/html; charset=utf-8")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        return _Body(body)
-
-
-class _Body:
-    """The file-like object send_head returns; do_GET copies it to the socket."""
-
-    def __init__(self, data: bytes):
-        self.data = data
-
-    def read(self, *_):
-        data, self.data = self.data, b""
-        return data
-
-    def close(self):
-        pass
+        return io.BytesIO(body)  # what send_head returns: do_GET copies it to the socket
 
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    url = ""  # the site's address, ending in /
 
     def handle_error(self, request, client_address):
         # A browser drops connections it no longer needs when it moves to the next page; a reset
@@ -103,7 +91,9 @@ class _Server(ThreadingHTTPServer):
 def _server(site: Path, sub_path: str, port: int) -> _Server:
     sub_path = "/" + sub_path.strip("/") if sub_path.strip("/") else ""
     handler = type("Handler", (_Handler,), {"sub_path": sub_path})
-    return _Server(("127.0.0.1", port), functools.partial(handler, directory=str(site)))
+    httpd = _Server(("127.0.0.1", port), functools.partial(handler, directory=str(site)))
+    httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}{sub_path}/"
+    return httpd
 
 
 @contextlib.contextmanager
@@ -112,9 +102,8 @@ def serving(site: Path, sub_path: str = "", port: int = 0) -> Iterator[str]:
     httpd = _server(site, sub_path, port)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
-    prefix = "/" + sub_path.strip("/") + "/" if sub_path.strip("/") else "/"
     try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}{prefix}"
+        yield httpd.url
     finally:
         httpd.shutdown()
         httpd.server_close()
@@ -134,8 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as error:
         print(f"error: cannot listen on 127.0.0.1:{arguments.port}: {error.strerror}", file=sys.stderr)
         return 2
-    prefix = "/" + arguments.sub_path.strip("/") + "/" if arguments.sub_path.strip("/") else "/"
-    print(f"serving {arguments.site} on http://127.0.0.1:{httpd.server_address[1]}{prefix} (Ctrl-C stops)")
+    print(f"serving {arguments.site} on {httpd.url} (Ctrl-C stops)")
     with contextlib.suppress(KeyboardInterrupt):
         httpd.serve_forever()
     httpd.server_close()

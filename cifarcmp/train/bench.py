@@ -3,8 +3,8 @@
 Prints figures; asserts nothing. Throughput is measured the way a run trains: `fit` and `predict`
 over random uint8 images held in memory, at batch 64, timing the second call (the first builds and
 compiles the step), so it is the steady-state cost of the seed's protocol, not of data loading.
-(Timing `train_on_batch` instead undercounts on a fast GPU: on an H100 under JAX it gave 1,799
-ResNet50 images/s where `fit` trains at 2,666, since each call waits for its result.) From it, the time one epoch of
+(Timing `train_on_batch` instead undercounts on a fast GPU, since each call waits for its result:
+README.md's speed section has the H100 figures.) From it, the time one epoch of
 45,000 images would take, which is what planning a `paper` run needs, and the arithmetic rate
 achieved: training images/s times the FLOPs counted per training image (`compute.py`: 3 x the
 forward pass's Conv2D and Dense work), in TFLOP/s, to set against the GPU's peak for the
