@@ -35,9 +35,22 @@ SBATCH_ARGS ?=
 # float32 (the seed's), or mixed: bfloat16/float16 compute on a GPU, listed as a deviation.
 PRECISION ?=
 
+# Every variable reaches a command as one single-quoted shell word (a `'` inside becomes '\''), so
+# no value, however it is spelled (`;`, `$$(...)`, backticks, `&`, spaces), is ever run by the
+# shell: the program gets it whole and checks it, with its one-line error.
+quote = '$(subst ','\'',$(1))'
+# Make-only variables are checked here, before any rule is read: a bad one is one line and nothing runs.
+ifeq ($(filter cpu gpu,$(TF)),)
+$(error TF=$(TF): need cpu or gpu)
+endif
+# PROFILE names a results folder, which names the file targets below: a rule is only written for
+# one of the profiles (the program refuses any other, in one line, when a target runs it).
+valid_profile = $(and $(filter paper quick smoke,$(PROFILE)),$(if $(word 2,$(PROFILE)),,yes))
+
 # Real-data profiles run on synthetic data land in their own folder, marked as such.
 # (the same rule as cifarcmp.config.results_tag)
-DATA_SUFFIX := $(if $(filter smoke,$(PROFILE)),$(if $(filter-out synthetic,$(DATA)),-real),$(if $(filter synthetic,$(DATA)),-synthetic))
+is_synthetic = $(and $(DATA),$(if $(subst synthetic,,$(DATA)),,yes))
+DATA_SUFFIX := $(if $(filter smoke,$(PROFILE)),$(if $(DATA),$(if $(is_synthetic),,-real)),$(if $(is_synthetic),-synthetic))
 TAG := $(PROFILE)$(DATA_SUFFIX)
 RESULTS := results/$(TAG)
 # SEED and SEEDS are counted with in the shell: check them here, in one line, before anything runs.
@@ -49,16 +62,19 @@ endif
 ifeq ($(call whole_number,$(SEED)),)
 $(error SEED=$(SEED): need a whole number >= 0, such as SEED=0)
 endif
-PLAN_FLAGS := --profile $(PROFILE) --seed $(SEED) --seeds $(SEEDS) $(if $(STUDIES),--studies $(STUDIES) --fractions $(FRACTIONS)) $(if $(DATA),--data $(DATA)) $(if $(WEIGHTS),--weights $(WEIGHTS)) $(if $(PRECISION),--precision $(PRECISION))
-EXECUTOR_FLAGS := --executor $(EXECUTOR) $(if $(JOBS),--jobs $(JOBS)) $(if $(GPUS),--gpus-per-run $(GPUS)) $(if $(PARTITION),--partition $(PARTITION)) $(if $(TIME),--time $(TIME)) $(foreach option,$(SBATCH_ARGS),--sbatch-arg=$(option))
+# An empty variable adds no flag (the program's default applies); any other value is one argument.
+flag = $(if $(2),$(1) $(call quote,$(2)))
+RUN_FLAGS := $(call flag,--data,$(DATA)) $(call flag,--weights,$(WEIGHTS)) $(call flag,--precision,$(PRECISION))
+PLAN_FLAGS := --profile $(call quote,$(PROFILE)) --seed $(SEED) --seeds $(SEEDS) $(if $(STUDIES),--studies $(call quote,$(STUDIES)) --fractions $(call quote,$(FRACTIONS))) $(RUN_FLAGS)
+EXECUTOR_FLAGS := --executor $(call quote,$(EXECUTOR)) $(call flag,--jobs,$(JOBS)) $(call flag,--gpus-per-run,$(GPUS)) $(call flag,--partition,$(PARTITION)) $(call flag,--time,$(TIME)) $(call flag,--sbatch-args,$(SBATCH_ARGS))
 INSTALLED := $(VENV)/.installed-$(TF)
 
 .PHONY: help setup plan train studies report site pdf serve tensorboard lint test test-fast bench bench-site clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
-	@echo "  variables: PROFILE=$(PROFILE) (paper|quick|smoke)  DATA=cifar10|synthetic|PATH  WEIGHTS=imagenet|none|PATH"
-	@echo "             SEED=$(SEED)  SEEDS=$(SEEDS)  STUDIES=arms,data-efficiency,gradcam  FRACTIONS=$(FRACTIONS)  PRECISION=float32|mixed  TF=$(TF)"
+	@echo "  variables: PROFILE="$(call quote,$(PROFILE))" (paper|quick|smoke)  DATA=cifar10|synthetic|PATH  WEIGHTS=imagenet|none|PATH"
+	@echo "             SEED=$(SEED)  SEEDS=$(SEEDS)  STUDIES=arms,data-efficiency,gradcam  FRACTIONS="$(call quote,$(FRACTIONS))"  PRECISION=float32|mixed  TF=$(TF)"
 	@echo "             EXECUTOR=local|slurm  JOBS=N  GPUS=N  PARTITION=  TIME=  SBATCH_ARGS='--mem=16G ...'"
 
 setup: $(INSTALLED) ## create .venv and install cifarcmp with its dependencies
@@ -77,8 +93,13 @@ train: $(INSTALLED) ## train the plan's unfinished runs (EXECUTOR, JOBS, ...); c
 	$(BIN)/cifarcmp run-plan $(PLAN_FLAGS) $(EXECUTOR_FLAGS)
 
 # A single run is still a file target: `make results/smoke/cnn/seed-0/manifest.json PROFILE=smoke`.
+# Precious: `train` publishes the run, then takes a few seconds more to exit; a Ctrl-C (or a failure)
+# in that window must not make Make delete the finished run's manifest.json.
+ifeq ($(valid_profile),yes)
+.PRECIOUS: $(RESULTS)/%/manifest.json
 $(RESULTS)/%/manifest.json: | $(INSTALLED)
-	$(BIN)/cifarcmp train --model $(word 1,$(subst /, ,$*)) --seed $(patsubst seed-%,%,$(word 2,$(subst /, ,$*))) --profile $(PROFILE) $(if $(DATA),--data $(DATA)) $(if $(WEIGHTS),--weights $(WEIGHTS)) $(if $(PRECISION),--precision $(PRECISION)) --out $(RESULTS)/$*
+	$(BIN)/cifarcmp train --model $(call quote,$(word 1,$(subst /, ,$*))) --seed $(call quote,$(patsubst seed-%,%,$(word 2,$(subst /, ,$*)))) --profile $(PROFILE) $(RUN_FLAGS) --out $(call quote,$(RESULTS)/$*)
+endif
 
 report: train site ## train what the plan lacks (STUDIES included), then render and build site/
 
@@ -87,7 +108,7 @@ studies: train ## the STUDIES' runs and summaries (arms,data-efficiency,gradcam)
 # Built beside site/, with its PDF, and swapped in only when both succeeded: an interrupted build
 # keeps the old site.
 site: $(INSTALLED) ## render docs/generated/ from existing results and build site/ with its PDF (no training)
-	$(BIN)/cifarcmp render $(RESULTS)
+	$(BIN)/cifarcmp render $(call quote,$(RESULTS))
 	rm -rf .site.building
 	$(BIN)/mkdocs build --strict --site-dir .site.building
 	$(BIN)/python -m cifarcmp.report.pdf .site.building
@@ -117,7 +138,7 @@ test-fast: lint ## lint, then every test but the slow ones (a couple of minutes)
 	$(BIN)/python -m pytest -m "not slow"
 
 bench: $(INSTALLED) ## print throughput, achieved TFLOP/s and memory for both models on this machine (PRECISION)
-	$(BIN)/python -m cifarcmp.train.bench $(if $(PRECISION),--precision $(PRECISION))
+	$(BIN)/python -m cifarcmp.train.bench $(call flag,--precision,$(PRECISION))
 
 # Lighthouse comes from npm, into .make/ (not a Python package); the pin is the version measured with.
 LIGHTHOUSE := .make/lighthouse/node_modules/.bin/lighthouse

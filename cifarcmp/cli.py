@@ -188,7 +188,7 @@ def resolve_train(arguments):
     if arguments.profile not in PROFILES:
         raise UserError(f"unknown profile {arguments.profile!r}; choose one of: {', '.join(PROFILES)}")
     overrides = dict(
-        data=arguments.data,
+        data=_data_source(arguments.data),
         seed=_seed(arguments.seed),
         weights=_weights(arguments.weights),
         train_fraction=arguments.fraction,
@@ -253,7 +253,7 @@ def _build_plan(arguments):
         seed=arguments.seed,
         studies=plan.parse_studies(arguments.studies) if arguments.studies else (),
         fractions=plan.parse_fractions(arguments.fractions),
-        data=arguments.data,
+        data=_data_source(arguments.data),
         weights=_weights(arguments.weights),
         precision=arguments.precision,
         **({"results_root": arguments.results_root.resolve()} if arguments.results_root else {}),
@@ -377,7 +377,19 @@ def _seed(value: str) -> int:
 def _weights(value: str | None) -> str | None:
     if value is None or value in ("imagenet", "none"):
         return value
-    return str(Path(value).expanduser().resolve())
+    path = Path(value).expanduser()
+    if not path.is_file():
+        raise UserError(f"--weights {value}: no such file; use imagenet, none or a path to a ResNet50 notop .h5")
+    return str(path.resolve())
+
+
+def _data_source(value: str | None) -> str | None:
+    """--data as given, once it names something (a Make variable reaches here whole, spaces and all)."""
+    if value is not None:
+        from cifarcmp.data.source import check_source
+
+        check_source(value)
+    return value
 
 
 def _data(arguments) -> int:

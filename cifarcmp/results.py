@@ -51,6 +51,7 @@ import numpy as np
 
 from cifarcmp.config import ARMS, MODELS, PROFILES
 from cifarcmp.errors import UserError
+from cifarcmp.text import class_name_problem, spreadsheet_cell
 
 SCHEMA_VERSION = 1
 INCOMPLETE_SUFFIX = ".incomplete"
@@ -213,7 +214,15 @@ def _record(fields: dict):
 
 
 CLASSES = 10
-CLASS_NAME_CHARACTERS = 32
+
+
+def CLASS_NAME(value, field: str) -> None:  # noqa: N802
+    """A class name as the archive reader accepts it (cifarcmp.text's one rule): names label pages,
+    figures and spreadsheet rows, so a tampered results folder must not bring other ones."""
+    problem = class_name_problem(value)
+    if problem:
+        raise _Broken(field, problem)
+
 
 CONFIG = _record(
     {
@@ -259,7 +268,7 @@ MANIFEST = _record(
                 "sha256": _Optional(_text(64)),
                 "verified": _Optional(BOOLEAN),
                 "description": _Optional(_text(2000, printable=False)),
-                "class_names": _list(_text(CLASS_NAME_CHARACTERS, 1), length=CLASSES),
+                "class_names": _list(CLASS_NAME, length=CLASSES),
                 "counts": _record({split: _list(COUNT, length=CLASSES) for split in ("train", "validation", "test")}),
             }
         ),
@@ -577,19 +586,53 @@ def _check_images(where: Path, arrays: dict, minimum: int = 0) -> None:
     _integers(where, "labels", arrays["labels"], len(images), CLASSES)
 
 
-def read_npz(path: Path, keys: tuple[str, ...]) -> dict:
-    """The named arrays of an .npz file (no pickles); UserError naming the file otherwise."""
+# The largest array a run stores: the images of a whole test set (10,000 x 32 x 32 x 3 bytes).
+# Every .npz read is bounded by it, whatever its header or its zip entry claims: a 12 MB file of
+# zeros can declare a 12 GiB array, and numpy allocates what the header says before reading.
+MAX_NPZ_ARRAY_BYTES = 10_000 * 32 * 32 * 3
+
+
+def read_npz(path: Path, keys: tuple[str, ...], limit: int = MAX_NPZ_ARRAY_BYTES) -> dict:
+    """The named arrays of an .npz file (no pickles), each at most `limit` bytes; UserError naming
+    the file otherwise."""
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            missing = [key for key in keys if key not in archive.files]
+        with zipfile.ZipFile(path) as archive:
+            members = {info.filename.removesuffix(".npy"): info for info in archive.infolist()}
+            missing = [key for key in keys if key not in members]
             if missing:
                 raise UserError(f"{path}: missing arrays {', '.join(missing)}")
-            return {key: archive[key] for key in keys}
+            arrays = {}
+            for key in keys:
+                with archive.open(members[key]) as member:
+                    arrays[key] = _bounded_array(path, key, member, members[key].file_size, limit)
+            return arrays
     except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as error:
         # A truncated or damaged archive fails in zipfile, zlib or numpy's header parser.
         raise UserError(f"{path}: unreadable ({_shown(str(error))})") from None
-    except AttributeError:
-        raise UserError(f"{path}: not an .npz archive of arrays") from None
+
+
+def _bounded_array(path: Path, key: str, member, stored_bytes: int, limit: int) -> np.ndarray:
+    """One .npy member, its header checked before numpy allocates what the header declares."""
+    if stored_bytes > limit + 4096:  # the header is at most a few hundred bytes
+        raise UserError(f"{path}: array {key} holds {stored_bytes:,} bytes, more than a run stores ({limit:,})")
+    version = np.lib.format.read_magic(member)
+    readers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+    if version not in readers:
+        raise UserError(f"{path}: array {key} is in .npy format {version}, which numpy's savez does not write")
+    shape, fortran_order, dtype = readers[version](member, max_header_size=10_000)
+    if dtype.hasobject:
+        raise UserError(f"{path}: unreadable (array {key} holds Python objects, which a run never stores)")
+    declared = math.prod(shape) * dtype.itemsize  # Python integers: no overflow to a small number
+    if declared > limit or declared > stored_bytes:
+        raise UserError(
+            f"{path}: array {key} declares shape {shape} of {dtype} ({declared:,} bytes), more than "
+            f"{'a run stores' if declared > limit else 'the file holds'}"
+        )
+    data = member.read(declared + 1)
+    if len(data) != declared:
+        raise UserError(f"{path}: array {key} holds {len(data):,} bytes of data, its header declares {declared:,}")
+    array = np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran_order else "C")
+    return array.copy()  # writable, as np.load's arrays are
 
 
 def find_runs(root: Path | str) -> list[Path]:
@@ -717,9 +760,10 @@ def _umask() -> int:
 def confusion_csv(counts: list[list[int]], names: list[str]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["true \\ predicted", *names])
+    # Class names are checked at the contract; spreadsheet_cell still guards what opens in a spreadsheet.
+    writer.writerow(["true \\ predicted", *map(spreadsheet_cell, names)])
     for name, row in zip(names, counts):
-        writer.writerow([name, *row])
+        writer.writerow([spreadsheet_cell(name), *row])
     return buffer.getvalue()
 
 

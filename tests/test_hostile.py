@@ -92,12 +92,20 @@ BAD_PYTHON_META = {
     "a long name": meta_pickle(label_names=[b"x" * 33] + NAMES[1:]),
     "a newline": meta_pickle(label_names=[b"cat\ndog"] + NAMES[1:]),
     "an empty name": meta_pickle(label_names=[b""] + NAMES[1:]),
+    "an attribute list": meta_pickle(label_names=[b"cat {: onclick=alert(3) }"] + NAMES[1:]),
+    "a spreadsheet formula": meta_pickle(label_names=[b"=1+1"] + NAMES[1:]),
+    "a negative-looking formula": meta_pickle(label_names=[b"-1+1"] + NAMES[1:]),
+    "mathtext": meta_pickle(label_names=[b"$\\foo{$"] + NAMES[1:]),
+    "a Jinja expression": meta_pickle(label_names=[b"{{ 7*7 }}"] + NAMES[1:]),
+    "a right-to-left override": meta_pickle(label_names=["cat\u202e".encode()] + NAMES[1:]),
 }
 BAD_BINARY_META = {
     "non-UTF-8": b"\xff\xfe\n" + b"\n".join(NAMES[1:]),
     "eleven names": b"\n".join(NAMES + [b"extra"]),
     "a backtick": b"\n".join([b"`rm`"] + NAMES[1:]),
     "a pipe": b"\n".join([b"a|b"] + NAMES[1:]),
+    "a hyperlink formula": b"\n".join([b'=HYPERLINK("http://x")'] + NAMES[1:]),
+    "an at sign": b"\n".join([b"@SUM(1+1)"] + NAMES[1:]),
 }
 
 

@@ -351,7 +351,7 @@ def test_table_writers():
     assert r"\toprule" in latex and r"\bottomrule" in latex
     assert r"a\_b & 1.00 $\pm$ 0.10 \% \\" in latex
     assert r"50\% \& more (synthetic data --- not CIFAR-10 results)." in latex
-    assert r"c\|d" in to_markdown(table)
+    assert "| c&#124;d |" in to_markdown(table)  # a pipe in a cell is text, not a column
     with pytest.raises(ValueError):
         Table("demo", "x", ["one", "two"], [["only one"]])
 

@@ -12,6 +12,7 @@ import csv
 import errno
 import json
 import os
+import re
 import subprocess
 import sys
 from html.parser import HTMLParser
@@ -24,6 +25,7 @@ from fixtures import build_site, write_fixture_run, write_fixture_study
 
 from cifarcmp.errors import UserError
 from cifarcmp.lock import hold
+from cifarcmp.paths import PROJECT_ROOT
 from cifarcmp.report.render import MARKER, render
 
 
@@ -244,7 +246,7 @@ def test_a_null_git_commit_reads_as_unknown(tmp_path):
     root = _results(tmp_path / "results")
     _edit_json("manifest.json", _set("git", value={"commit": None, "dirty": None}))(root / "cnn" / "seed-0")
     render(root, tmp_path / "generated")
-    assert "commit `unknown`" in (tmp_path / "generated" / "snippets" / "banner.md").read_text()
+    assert "commit <code>unknown</code>" in (tmp_path / "generated" / "snippets" / "banner.md").read_text()
 
 
 @pytest.mark.parametrize(
@@ -383,23 +385,32 @@ SCRIPT = "<script>alert(1)</script>"
 IMAGE = "<img src=x onerror=alert(1)>"
 # Markdown links need no angle brackets; the second hides its scheme behind an entity.
 LINKS = "[click](javascript:alert(1)) [click](&#106;avascript:alert(1))"
+# Jinja, as the print-site plugin would evaluate it in the cover: an expression (49 if evaluated),
+# a command (it would create the file RAN), and delimiters that would break a template.
+JINJA = "/data/{{ 7*7 }}/x {% endraw %} {# c"
+JINJA_COMMAND = "{{ cycler.__init__.__globals__.os.popen('touch RAN').read() }}"
+# Python-Markdown's attribute lists: `{: onclick=... }` after a cell or a paragraph.
+ATTRIBUTES = "cat {: onclick=alert(3) }"
+# Blocks that a value with newlines could open on the Data page, and a right-to-left override.
+BLOCKS = 'real\n\n!!! danger "Fake warning"\n    boo\n\n# Fake heading\n\n```\nfenced\n```\n\u202ereversed'
 
 
 def _hostile_run(path: Path, model: str) -> None:
+    """A fixture run whose every free-text field carries markup of some kind. (Class names with
+    markup are refused at the contract: test_class_names_with_markup_are_refused_at_the_contract.)"""
     write_fixture_run(path, model)
-    names = [f"c{index}{SCRIPT}" if index % 2 else f"c{index}{IMAGE}" for index in range(10)]
     manifest = json.loads((path / "manifest.json").read_text())
-    manifest["data"].update(source=f"cifar10 {SCRIPT}", class_names=names, description=IMAGE, sha256=SCRIPT)
-    manifest["device"]["name"] = f"GPU {IMAGE} {LINKS}"
-    manifest["versions"].update(keras=SCRIPT, tensorflow=IMAGE, backend=IMAGE)
+    manifest["data"].update(source=f"cifar10 {SCRIPT} {JINJA}", description=f"{IMAGE} {BLOCKS}", sha256=SCRIPT)
+    manifest["device"]["name"] = f"GPU {IMAGE} {LINKS} {ATTRIBUTES}"
+    manifest["versions"].update(keras=SCRIPT, tensorflow=IMAGE, backend=JINJA_COMMAND[:64])
     manifest["git"]["commit"] = SCRIPT[:20]
     (path / "manifest.json").write_text(json.dumps(manifest))
     summary = json.loads((path / "summary.json").read_text())
     for layer in summary["layers"]:
-        layer.update(name=f"{layer['name']}{SCRIPT}", type=IMAGE, output_shape=IMAGE)
+        layer.update(name=f"{layer['name']}{SCRIPT} {ATTRIBUTES}", type=IMAGE, output_shape=f"{IMAGE} {JINJA}")
     (path / "summary.json").write_text(json.dumps(summary))
     config = json.loads((path / "config.json").read_text())
-    config["deviations"] = [f"changed {SCRIPT}", f"changed {IMAGE}", f"changed {LINKS}"]
+    config["deviations"] = [f"changed {SCRIPT}", f"changed {IMAGE}", f"changed {LINKS}", JINJA_COMMAND, ATTRIBUTES]
     config["data"] = SCRIPT
     (path / "config.json").write_text(json.dumps(config))
 
@@ -415,7 +426,7 @@ class _Tags(HTMLParser):
 
     def handle_starttag(self, tag, attrs):
         self._in_script = tag == "script"
-        self.handlers += [(tag, name) for name, _ in attrs if name == "onerror"]
+        self.handlers += [(tag, name) for name, _ in attrs if name.startswith("on")]
         # HTMLParser has decoded the entities, as a browser does before it follows a link.
         self.handlers += [
             (tag, value)
@@ -441,12 +452,46 @@ def test_the_pages_have_no_markup_of_their_own(tmp_path):
     for path in out.rglob("*.md"):
         text = path.read_text()
         assert "<script" not in text and "<img" not in text, path
+        # No Jinja delimiter, attribute list or bidirectional override survives into a page (but
+        # the templates' own ids on table captions, `{: #table-... }` lines).
+        text = re.sub(r"(?m)^ *\{: #table-[a-z0-9-]+ \}$", "", text)
+        # and the BibTeX's own double braces, {{ResNet50} ...}: a value in it has lost its braces.
+        text = re.sub(r"(?m)^  (title|author) += \{\{.*$", "", text)
+        assert not any(token in text for token in ("{{", "{%", "{#", "{:", "\u202e")), path
     for path in out.rglob("*.html"):
         tags = _Tags()
         tags.feed(path.read_text())
         assert not tags.handlers and not any("alert" in script for script in tags.scripts), path
-    assert "c1&lt;script&gt;alert(1)&lt;/script&gt;" in (out / "data.md").read_text()
+    data_page = (out / "data.md").read_text()
     assert "&#91;click&#93;(javascript:alert(1))" in (out / "method.md").read_text()  # shown, as text
+    # The description's newlines are gone: no block of its own starts a line of the page.
+    assert not any(line.startswith(("!!! danger", "# Fake", "```")) for line in data_page.splitlines())
+    assert "Fake warning" in data_page  # still shown, as text
+
+
+def test_the_cover_is_inert_for_the_print_site_plugins_jinja(tmp_path):
+    """mkdocs-print-site renders the cover snippet again, as a template of a plain Jinja environment:
+    rendered that way, it must come out unchanged (no value is a template expression)."""
+    import jinja2
+
+    root = tmp_path / "results"
+    for model in ("resnet50", "cnn"):
+        _hostile_run(root / model / "seed-0", model)
+    out = tmp_path / "generated"
+    render(root, out)
+    cover = (out / "snippets" / "cover.html").read_text()
+    assert jinja2.Environment().from_string(cover).render() == cover
+
+
+@pytest.mark.parametrize("name", ["cat {: onclick=alert(3) }", "=1+1", "@SUM(1+1)", "$\\foo{$", "<b>", "a\nb"])
+def test_class_names_with_markup_are_refused_at_the_contract(tmp_path, name):
+    root = _results(tmp_path / "results")
+    manifest = json.loads((root / "cnn" / "seed-0" / "manifest.json").read_text())
+    manifest["data"]["class_names"][3] = name
+    (root / "cnn" / "seed-0" / "manifest.json").write_text(json.dumps(manifest))
+    result = run_cli("render", root, "--out", tmp_path / "generated")
+    assert_one_line_error(result, "manifest.json", "class_names")
+    assert not (tmp_path / "generated").exists()
 
 
 @pytest.mark.slow
@@ -454,7 +499,8 @@ def test_markup_in_results_never_becomes_markup_in_the_site(tmp_path):
     root = tmp_path / "results"
     for model in ("resnet50", "cnn"):
         _hostile_run(root / model / "seed-0", model)
-    site = build_site(root, tmp_path / "copy")["site"]
+    built = build_site(root, tmp_path / "copy")
+    site = built["site"]
     pages = sorted(site.rglob("*.html"))
     assert len(pages) > 5
     shown = 0
@@ -464,5 +510,15 @@ def test_markup_in_results_never_becomes_markup_in_the_site(tmp_path):
         tags.feed(text)
         assert not tags.handlers, (page, tags.handlers)
         assert not any("alert(1)" in script for script in tags.scripts), page
+        assert "/data/49/" not in text and "\u202e" not in text, page
+        assert 'class="admonition danger"' not in text and "Fake heading</h1>" not in text, page
         shown += "alert(1)" in text
     assert shown >= 5  # the values are there, as text
+    # The whole report as one PDF, as `make site` prints it: the cover's Jinja was never evaluated.
+    from pypdf import PdfReader
+
+    from cifarcmp.report.pdf import print_pdf
+
+    text = "".join(page.extract_text() for page in PdfReader(print_pdf(site)).pages)
+    assert "/data/{{ 7*7 }}/x" in "".join(text.split("\n")) and "/data/49/" not in text
+    assert not (built["root"] / "RAN").exists() and not (PROJECT_ROOT / "RAN").exists()

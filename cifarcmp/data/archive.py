@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from cifarcmp.errors import UserError
+from cifarcmp.text import class_name_problem
 
 try:  # numpy 2 moved the array-rebuilding function that pickles name; 1.26 still has it in core
     from numpy._core.multiarray import _reconstruct as _numpy_reconstruct
@@ -57,9 +58,6 @@ MAX_ARRAY_BYTES = BATCH_IMAGES * IMAGE_BYTES
 # An official batch pickle is about 40,000 opcodes (10,000 labels, 10,000 memoised file names).
 # Opcodes such as EMPTY_SET build a 200-byte object from one byte, so the count bounds memory too.
 MAX_PICKLE_OPCODES = 200_000
-# Class names reach the published HTML pages: CIFAR-10's are short plain words.
-MAX_CLASS_NAME_CHARACTERS = 32
-MARKUP_CHARACTERS = frozenset("<>&\"'`|")
 NOT_AN_ARCHIVE = (
     "not a CIFAR-10 archive (expected cifar-10-python.tar.gz or cifar-10-binary.tar.gz, or their extracted folder)"
 )
@@ -346,12 +344,9 @@ def _checked_class_names(source: Path, where: str, names: list[str]) -> list[str
     if len(names) != CLASSES:
         raise _refuse(source, f"{where} names {len(names)} classes, not {CLASSES}")
     for name in names:
-        if not 0 < len(name) <= MAX_CLASS_NAME_CHARACTERS:
-            raise _refuse(
-                source, f"{where} holds a class name of {len(name)} characters (1..{MAX_CLASS_NAME_CHARACTERS})"
-            )
-        if not name.isprintable() or MARKUP_CHARACTERS & set(name):
-            raise _refuse(source, f"{where} holds the class name {name!r}, with characters a class name cannot have")
+        problem = class_name_problem(name)
+        if problem:
+            raise _refuse(source, f"{where}: a class name {problem}")
     return names
 
 

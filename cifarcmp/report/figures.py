@@ -11,6 +11,7 @@ import io
 import textwrap
 from pathlib import Path
 
+import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 from PIL import Image  # matplotlib's own PNG dependency
@@ -22,6 +23,9 @@ from cifarcmp.analysis.measures import colour, label
 # 10 px high as displayed (10 pt = 13.9 px at 100 dpi, times 343 / 460, the column at 390 px).
 WIDTH = 4.6
 FONT = 10
+# Labels come from results (class names, model labels): a `$` in one must print as a dollar sign,
+# never start mathtext, whose parser fails on input such as `$\foo{$`. The report draws no maths.
+matplotlib.rcParams["text.parse_math"] = False
 
 
 def history_columns(rows: list[dict]) -> dict[str, np.ndarray]:

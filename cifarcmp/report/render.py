@@ -41,7 +41,8 @@ from cifarcmp.analysis.runs import (
 from cifarcmp.errors import UserError
 from cifarcmp.lock import hold
 from cifarcmp.report import figures
-from cifarcmp.report.tables import arms_table, build_tables, escape_markup, to_markdown, write_table
+from cifarcmp.report.tables import arms_table, build_tables, to_markdown, write_table
+from cifarcmp.text import escape_markup, one_line
 
 STUDIES_COMMAND = "make report STUDIES=arms,data-efficiency,gradcam"
 STUDY_DESCRIPTIONS = {
@@ -132,13 +133,17 @@ def environment(templates_dir: Path | str = paths.TEMPLATES_DIR) -> jinja2.Envir
         undefined=jinja2.StrictUndefined,  # a missing number fails the render, never prints blank
         keep_trailing_newline=True,
         autoescape=False,  # the output is Markdown
-        # Every value printed comes from results or data; its `<`, `>`, `[` and `]` become
-        # entities, so no value can open a tag (Markdown passes raw HTML through) or a link in the
-        # published pages. Only a table, which templates wrote, is printed as it is.
+        # Every value printed comes from results, data or a path: it is printed as one line of
+        # inert text (cifarcmp.text.escape_markup), so no value can open a tag, a link, an
+        # attribute list, a block or a Jinja expression for any later pass over the page (the
+        # print-site plugin renders the cover again with Jinja). Only what templates wrote (a
+        # table, a `code` span) is printed as it is.
         finalize=_escape_values,
     )
     env.filters.update(FILTERS)
-    env.globals["markdown_table"] = to_markdown
+    env.filters["code"] = code
+    env.filters["verbatim"] = verbatim
+    env.globals["markdown_table"] = markdown_table
     env.globals["table"] = table
     return env
 
@@ -155,6 +160,25 @@ def table(context, name: str, prefix: str = "", indent: int = 0) -> TemplateMark
     files = context["downloads"][name]
     text = partial.render(t=context["tables"][name], files=files, name=name, prefix=prefix)
     return TemplateMarkdown(textwrap.indent(text, " " * indent))
+
+
+def markdown_table(table) -> TemplateMarkdown:
+    """`{{ markdown_table(t) }}`: a pipe table whose cells `to_markdown` has escaped already."""
+    return TemplateMarkdown(to_markdown(table))
+
+
+def code(value) -> TemplateMarkdown:
+    """`{{ value|code }}`: a value in monospace. An HTML code element, not a Markdown code span,
+    because the escaped value's entities must show as their characters, which a span would not do."""
+    return TemplateMarkdown(f"<code>{escape_markup(value)}</code>")
+
+
+def verbatim(value) -> TemplateMarkdown:
+    """`{{ value|verbatim }}`: a value inside a fenced code block, where Markdown shows every
+    character as it is (entities too) and only a line starting with a fence could end the block:
+    one line, without the braces that would unbalance the BibTeX, the backticks of a fence or the
+    angle brackets of a tag (which the block would show, but a copied citation should not hold)."""
+    return TemplateMarkdown("".join(character for character in one_line(value) if character not in "{}`\\<>"))
 
 
 def _escape_values(value) -> str:

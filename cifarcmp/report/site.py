@@ -17,6 +17,7 @@ from cifarcmp.analysis.runs import RunGroup, Studies, group_runs, load_studies
 from cifarcmp.errors import UserError
 from cifarcmp.report import figures
 from cifarcmp.results import load_run
+from cifarcmp.text import escape_markup
 
 
 def show_figure(directory: Path, figure, name: str, description: str):
@@ -32,7 +33,8 @@ def show_figure(directory: Path, figure, name: str, description: str):
     figures.save(figure, directory / "figures" / f"{name}.png")
     width, height = (round(size * 100) for size in figure.get_size_inches())
     source = f"../generated/figures/{name}.png"
-    text = html.escape(description)
+    # Quotes escaped for the attribute, then the page's one rule for values (the description names runs).
+    text = escape_markup(html.escape(description))
     return HTML(
         f'<figure class="report-figure"><img src="{source}" alt="{text}" width="{width}" height="{height}">'
         f'<figcaption>{text} <a href="{source}" download>Download (PNG)</a></figcaption></figure>'

@@ -29,6 +29,7 @@ from cifarcmp.analysis.formatting import (
 )
 from cifarcmp.analysis.measures import accuracy_per_petaflop, label, mean_epoch_seconds
 from cifarcmp.config import SEED_REPORT
+from cifarcmp.text import escape_markup, one_line, spreadsheet_cell, spreadsheet_line
 
 # Downloads sit next to the pages under generated/tables/. The Markdown form ends in `.md.txt`:
 # a `.md` file under docs/ would be turned into a page by MkDocs instead of being offered as a file.
@@ -134,40 +135,28 @@ def _csv_columns(name: str, cells: list[str]) -> tuple[list[str], list[list[str]
 def to_csv(table: Table, commit: str = "unknown") -> str:
     """`#` lines (name, caption, synthetic flag, commit), a header, then numbers as plain numbers."""
     buffer = io.StringIO()
-    buffer.write(f"# table: {table.name}\n")
-    buffer.write(f"# caption: {table.full_caption}\n")
+    # Free text goes on one line, and neither it nor any cell can be run as a spreadsheet formula.
+    buffer.write(f"# table: {spreadsheet_line(table.name)}\n")
+    buffer.write(f"# caption: {spreadsheet_line(table.full_caption)}\n")
     buffer.write(f"# synthetic: {'true' if table.synthetic else 'false'}\n")
-    buffer.write(f"# commit: {commit}\n")
+    buffer.write(f"# commit: {spreadsheet_line(commit)}\n")
     headers, columns = [], []
     for index, name in enumerate(table.columns):
         column_headers, cells = _csv_columns(name, [row[index] for row in table.rows])
         headers += column_headers
         columns.append(cells)
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(headers)
-    writer.writerows([sum((column[index] for column in columns), []) for index in range(len(table.rows))])
+    writer.writerow([spreadsheet_cell(header) for header in headers])
+    rows = [sum((column[index] for column in columns), []) for index in range(len(table.rows))]
+    writer.writerows([[spreadsheet_cell(cell) for cell in row] for row in rows])
     return buffer.getvalue()
-
-
-def escape_markup(value) -> str:
-    """`value` as text that can open neither an HTML tag nor a Markdown link.
-
-    `<` and `>` become entities, and so do `[` and `]`, without which no Markdown link (such as
-    `[text](javascript:...)` in a hand-edited results file) can form; each still reads as itself.
-    Idempotent (the entities hold none of the four), so a value printed twice reads the same;
-    `&` is left alone for that reason.
-    """
-    text = str(value)  # a Markup (from `|e`) becomes plain text, so replace() cannot re-escape it
-    for character, entity in (("<", "&lt;"), (">", "&gt;"), ("[", "&#91;"), ("]", "&#93;")):
-        text = text.replace(character, entity)
-    return text
 
 
 def to_markdown(table: Table) -> str:
     """A pipe table; the caption goes above it as an emphasised line. Cells are escaped as text."""
 
     def line(cells: list[str]) -> str:
-        return "| " + " | ".join(escape_markup(cell).replace("|", "\\|") for cell in cells) + " |"
+        return "| " + " | ".join(escape_markup(cell) for cell in cells) + " |"
 
     rule = ["---:" if align == "r" else ":---" for align in table.align]
     lines = [line(table.columns), "| " + " | ".join(rule) + " |"]
@@ -195,7 +184,8 @@ _LATEX_ESCAPES = {
 
 
 def latex_escape(text: str) -> str:
-    return "".join(_LATEX_ESCAPES.get(character, character) for character in text)
+    """Text as LaTeX prints it: on one line (a blank line would end the cell), no command in it."""
+    return "".join(_LATEX_ESCAPES.get(character, character) for character in one_line(text))
 
 
 def to_latex(table: Table) -> str:
@@ -221,7 +211,7 @@ def to_latex(table: Table) -> str:
 
 def to_markdown_file(table: Table) -> str:
     """The Markdown download: caption, then the table."""
-    return f"{table.full_caption}\n\n{to_markdown(table)}"
+    return f"{escape_markup(table.full_caption)}\n\n{to_markdown(table)}"
 
 
 def write_table(table: Table, directory: Path, commit: str = "unknown") -> dict[str, str]:
