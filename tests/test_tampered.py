@@ -400,7 +400,9 @@ def _hostile_run(path: Path, model: str) -> None:
     markup are refused at the contract: test_class_names_with_markup_are_refused_at_the_contract.)"""
     write_fixture_run(path, model)
     manifest = json.loads((path / "manifest.json").read_text())
-    manifest["data"].update(source=f"cifar10 {SCRIPT} {JINJA}", description=f"{IMAGE} {BLOCKS}", sha256=SCRIPT)
+    manifest["data"].update(
+        source=f"cifar10 {SCRIPT} {JINJA} {JINJA_COMMAND}", description=f"{IMAGE} {BLOCKS}", sha256=SCRIPT
+    )
     manifest["device"]["name"] = f"GPU {IMAGE} {LINKS} {ATTRIBUTES}"
     manifest["versions"].update(keras=SCRIPT, tensorflow=IMAGE, backend=JINJA_COMMAND[:64])
     manifest["git"]["commit"] = SCRIPT[:20]
