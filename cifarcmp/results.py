@@ -41,6 +41,7 @@ import json
 import math
 import os
 import shutil
+import stat
 import tempfile
 import zipfile
 import zlib
@@ -392,8 +393,28 @@ def write_json(path: Path, data: dict) -> None:
     write_text_atomically(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
 
 
+# The largest text file a run writes is its summary.json (a few hundred KB for ResNet50); a results
+# folder from elsewhere may hold a file that unzips to gigabytes, or a FIFO that never ends.
+MAX_TEXT_FILE_BYTES = 16 * 1024 * 1024
+
+
+def _check_readable_file(path: Path) -> None:
+    """A regular file of a size a run writes, or UserError, before anything is read from it."""
+    try:
+        status = path.stat()
+    except FileNotFoundError:
+        return  # the reader's own FileNotFoundError message says what is missing
+    except OSError as error:
+        raise UserError(f"{path}: unreadable ({error.strerror})") from None
+    if not stat.S_ISREG(status.st_mode):
+        raise UserError(f"{path}: not a regular file; this is not a finished run")
+    if status.st_size > MAX_TEXT_FILE_BYTES:
+        raise UserError(f"{path}: {status.st_size:,} bytes, more than a run writes ({MAX_TEXT_FILE_BYTES:,})")
+
+
 def read_json(path: Path) -> dict:
     try:
+        _check_readable_file(path)
         return json.loads(path.read_text())
     except FileNotFoundError:
         raise UserError(f"{path}: missing; this is not a finished run") from None
@@ -425,6 +446,7 @@ def read_history_log(path: Path) -> list[dict]:
 def read_history(path: Path) -> list[dict]:
     """history.csv's rows as numbers, checked: every value finite and in range, epochs 1..N in order."""
     try:
+        _check_readable_file(path)
         with path.open(newline="") as handle:
             reader = csv.DictReader(handle)
             columns = reader.fieldnames or ()
@@ -654,8 +676,9 @@ def find_runs(root: Path | str) -> list[Path]:
 
 def is_finished(path: Path) -> bool:
     try:
+        _check_readable_file(path / "manifest.json")
         return json.loads((path / "manifest.json").read_text()).get("status") == "complete"
-    except (OSError, ValueError):
+    except (OSError, ValueError, UserError, AttributeError):
         return False
 
 

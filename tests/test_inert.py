@@ -167,6 +167,24 @@ def test_a_run_whose_predictions_claim_12_gib_is_refused_in_one_line(tmp_path):
         assert_one_line_error(run_cli(*arguments), "predictions.npz", "probabilities")
 
 
+@pytest.mark.parametrize("make_file", ["fifo", "sparse"])
+@pytest.mark.parametrize("name", ["manifest.json", "summary.json", "history.csv"])
+def test_a_results_file_that_never_ends_is_refused_before_it_is_read(tmp_path, name, make_file):
+    """A FIFO would block a reader forever, a sparse file unzipped from a small archive fill memory."""
+    root = tmp_path / "results"
+    for model in ("resnet50", "cnn"):
+        write_fixture_run(root / model / "seed-0", model)
+    target = root / "cnn" / "seed-0" / name
+    target.unlink()
+    if make_file == "fifo":
+        os.mkfifo(target)
+    else:
+        with target.open("wb") as handle:
+            handle.truncate(3 * 2**30)
+    result = run_cli("render", root, "--out", tmp_path / "generated", timeout=60)
+    assert_one_line_error(result, name)
+
+
 # Make variables reach the program as one argument each -----------------------------------------
 
 # A stand-in for `cifarcmp`: it records its arguments, so a test sees exactly what Make passed.
