@@ -26,6 +26,31 @@ def test_cnn_flops_match_a_hand_count():
     assert compute.training_flops_per_image(model) == 3 * by_hand
 
 
+def test_a_convnext_block_counts_its_pointwise_dense_layers_at_every_position():
+    """ConvNeXt's block (Liu et al. 2022): depthwise 7x7, LayerNorm, then two Dense layers on the
+    4-D feature map (pointwise, 4x expansion). Each Dense acts at all H x W positions."""
+    height, width, channels = 14, 14, 96
+    inputs = keras.Input((height, width, channels))
+    x = layers.DepthwiseConv2D(7, padding="same")(inputs)
+    x = layers.LayerNormalization(epsilon=1e-6)(x)
+    x = layers.Dense(4 * channels)(x)
+    x = layers.Activation("gelu")(x)
+    x = layers.Dense(channels)(x)
+    model = keras.Model(inputs, layers.Add()([inputs, x]))
+    positions = height * width
+    by_hand = (
+        positions * (2 * 7 * 7 * channels + channels)  # depthwise: 49 multiply-adds per output, plus bias
+        + positions * (2 * channels * 4 * channels + 4 * channels)  # pointwise expansion
+        + positions * (2 * 4 * channels * channels + channels)  # pointwise projection
+    )
+    assert compute.forward_flops_per_image(model) == by_hand
+    # The keras.applications block itself, as ConvNeXtTiny builds it, counts the same way.
+    tiny = keras.applications.ConvNeXtTiny(include_top=False, weights=None, input_shape=(32, 32, 3))
+    dense = [layer for layer in compute._leaf_layers(tiny) if type(layer).__name__ == "Dense"]
+    first = dense[0]  # stage 1's first pointwise layer: 96 -> 384 channels on an 8 x 8 map
+    assert compute._layer_flops(first) == 8 * 8 * (2 * 96 * 384 + 384)
+
+
 def test_resnet50_flops_agree_with_the_published_figure():
     # He et al. (2016), table 1: 3.8 x 10^9 multiply-adds for ResNet-50 at 224 px.
     model = models.build(config.resolve("resnet50", "paper", weights="none"))

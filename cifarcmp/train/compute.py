@@ -42,8 +42,10 @@ def _layer_flops(layer) -> int:
     output_shape = layer.output.shape[1:]
     kernel = layer.kernel.shape
     if kind == "Dense":
+        # A Dense layer acts on the last axis at every position of its input: once for a (batch,
+        # features) input, H x W times for ConvNeXt's pointwise layers on (batch, H, W, C).
         inputs, units = kernel[-2], kernel[-1]
-        return 2 * inputs * units + (units if layer.use_bias else 0)
+        return math.prod(output_shape[:-1]) * (2 * inputs * units + (units if layer.use_bias else 0))
     positions = math.prod(output_shape[:-1])  # output pixels (channels last)
     channels_out = output_shape[-1]
     # Conv2D kernel: (kh, kw, in, out); DepthwiseConv2D: (kh, kw, in, multiplier).
