@@ -69,7 +69,7 @@ PLAN_FLAGS := --profile $(call quote,$(PROFILE)) --seed $(SEED) --seeds $(SEEDS)
 EXECUTOR_FLAGS := --executor $(call quote,$(EXECUTOR)) $(call flag,--jobs,$(JOBS)) $(call flag,--gpus-per-run,$(GPUS)) $(call flag,--partition,$(PARTITION)) $(call flag,--time,$(TIME)) $(call flag,--sbatch-args,$(SBATCH_ARGS))
 INSTALLED := $(VENV)/.installed-$(TF)
 
-.PHONY: help setup plan train studies report site pdf serve tensorboard lint test test-fast bench bench-site clean
+.PHONY: help setup plan train studies report site pdf serve tensorboard lint format test test-fast bench bench-site clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -127,15 +127,30 @@ tensorboard: $(INSTALLED) ## serve the TensorBoard logs of every run under resul
 	@$(BIN)/python -c 'import tensorboard' 2>/dev/null || { echo "make tensorboard: TensorBoard is not installed in $(VENV); run: $(BIN)/python -m pip install tensorboard" >&2; exit 1; }
 	$(BIN)/tensorboard --logdir results
 
+# The package, the tests, the Colab notebook and the code of the executed pages (jupytext Markdown,
+# piped through ruff as Python) are held to the same rules.
+LINTED := cifarcmp tests notebooks
+EXECUTED_PAGES := $(wildcard docs/notebooks/*.md)
+ruff_on_pages = $(BIN)/jupytext --quiet $(1) '$(BIN)/ruff $(2) --stdin-filename page.py -' $(EXECUTED_PAGES)
+
 lint: $(INSTALLED) ## check the code with ruff (lint rules and formatting, as configured in pyproject.toml)
-	$(BIN)/ruff check cifarcmp tests
-	$(BIN)/ruff format --check cifarcmp tests
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
+	$(call ruff_on_pages,--check,check --quiet)
+	$(call ruff_on_pages,--check,format --check --quiet)
 
+format: $(INSTALLED) ## fix what `make lint` finds that ruff can fix (import order, formatting), pages included
+	$(BIN)/ruff check --fix-only --quiet $(LINTED)
+	$(BIN)/ruff format --quiet $(LINTED)
+	$(call ruff_on_pages,--pipe,check --fix-only --quiet)
+	$(call ruff_on_pages,--pipe,format --quiet)
+
+# Each run prints its slowest tests, so a change sees what it costs of CI's 90 minutes.
 test: lint ## lint, then every test (slow ones included: they train small models and build the site)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=15
 
-test-fast: lint ## lint, then every test but the slow ones (a couple of minutes)
-	$(BIN)/python -m pytest -m "not slow"
+test-fast: lint ## lint, then every test but the slow ones
+	$(BIN)/python -m pytest -m "not slow" --durations=10
 
 bench: $(INSTALLED) ## print throughput, achieved TFLOP/s and memory for both models on this machine (PRECISION)
 	$(BIN)/python -m cifarcmp.train.bench $(call flag,--precision,$(PRECISION))
