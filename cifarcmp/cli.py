@@ -92,7 +92,7 @@ def _parser() -> argparse.ArgumentParser:
 
     study = commands.add_parser(
         "study",
-        help="run opt-in studies of the seed's claims (arms, data efficiency, Grad-CAM) in this process",
+        help="run opt-in studies of the seed's claims (arms, data efficiency, Grad-CAM) on this machine",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         description="Train the runs a study needs (finished ones are kept) and write its summary.json "
         "under results/studies-<profile>/. `cifarcmp run-plan --studies ...` does the same through an executor.",
@@ -264,10 +264,10 @@ def _build_plan(arguments):
 
 
 def _study(arguments) -> int:
-    from cifarcmp.train import studies as study
-
-    study.run(_build_plan(arguments))
-    return 0
+    # The studies' runs are runs of the plan like any other: the local executor trains them, one
+    # at a time, and run-plan writes the summaries. (`study` is run-plan with --studies required.)
+    defaults = vars(_parser().parse_args(["run-plan"]))
+    return _run_plan(argparse.Namespace(**{**defaults, **vars(arguments), "command": "run-plan"}))
 
 
 def _plan(arguments) -> int:
@@ -338,9 +338,9 @@ def _run_plan(arguments) -> int:
             f"{len(unfinished)} of {len(after.runs)} runs did not finish; rerun the same command to resume them"
         )
     if after.settings.studies:
-        from cifarcmp.train import studies as study  # reads results only: no Keras
+        from cifarcmp.studies import summaries  # reads results only: no Keras
 
-        study.write_summaries(after)
+        summaries.write_summaries(after)
     print(f"all {len(after.runs)} runs done; results in {after.results}")
     return 0
 

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from cifarcmp.errors import UserError
 
 MODELS = ("resnet50", "cnn")
-# The opt-in studies of the seed's claims (train/studies.py runs them, the report reads them).
+# The opt-in studies of the seed's claims (run through the plan like every run; cifarcmp/studies/ summarises them, the report reads them).
 STUDIES = ("arms", "data-efficiency", "gradcam")
 PROFILES = ("paper", "quick", "smoke")
 # Arithmetic precision: float32 throughout (the seed's), or Keras' mixed precision (train/models.py).

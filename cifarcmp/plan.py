@@ -9,7 +9,7 @@ from disk:
 - `interrupted`: `<dir>.incomplete/` is there; training it again resumes from its last epoch;
 - `missing`: nothing is there yet.
 
-Make (`make plan`, `make train`), the studies (train/studies.py) and the executors
+Make (`make plan`, `make train`), the studies' summaries (cifarcmp/studies/) and the executors
 (cifarcmp/executors/) all read this one list, so they cannot disagree about what a report is.
 Nothing here writes a file or imports Keras: listing a plan costs a few small reads.
 """

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cifarcmp.analysis import stats
+from cifarcmp import stats
 from cifarcmp.config import resolve
 from cifarcmp.paths import PROJECT_ROOT
 from cifarcmp.report.render import render

@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 from fixtures import write_fixture_run
 
-from cifarcmp import results
-from cifarcmp.analysis import stats
+from cifarcmp import results, stats
 from cifarcmp.analysis.evaluation import evaluation
 from cifarcmp.analysis.measures import paired_test
 from cifarcmp.errors import UserError

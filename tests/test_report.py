@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from fixtures import write_fixture_run, write_fixture_seeds
 
-from cifarcmp.analysis import stats
+from cifarcmp import stats
 from cifarcmp.analysis.formatting import Table, format_percent, format_stat
 from cifarcmp.errors import UserError
 from cifarcmp.report.render import render

@@ -23,7 +23,7 @@ import pytest
 from fixtures import build_site, write_fixture_run, write_fixture_study
 from test_claims import CNN_SLOW, RESNET_FAST, _arms
 
-from cifarcmp.analysis import stats
+from cifarcmp import stats
 from cifarcmp.paths import PROJECT_ROOT
 from cifarcmp.report.figures import FONT
 from cifarcmp.report.pdf import print_pdf

@@ -7,7 +7,7 @@ import pytest
 from scipy import stats as scipy_stats
 from sklearn import metrics as sklearn_metrics
 
-from cifarcmp.analysis import stats
+from cifarcmp import stats
 
 
 def one_hot_probabilities(predicted, n_classes=10, confidence=1.0):

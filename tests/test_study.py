@@ -9,7 +9,7 @@ from conftest import assert_one_line_error, run_cli
 
 from cifarcmp import plan
 from cifarcmp.errors import UserError
-from cifarcmp.train import studies as study
+from cifarcmp.studies import summaries
 
 
 def test_unknown_study_and_bad_fractions_are_refused():
@@ -28,8 +28,12 @@ def test_unknown_study_and_bad_fractions_are_refused():
 def test_a_study_whose_runs_fail_stops_with_the_run_named(tmp_path):
     broken = tmp_path / "broken.tar.gz"
     broken.write_bytes(b"not an archive")
-    failed = run_cli("study", "--studies", "arms", "--profile", "smoke", "--data", broken)
-    assert_one_line_error(failed, "study run", "failed", str(broken))
+    failed = run_cli("study", "--studies", "arms", "--profile", "smoke", "--data", broken, "--results-root", tmp_path)
+    # Each run's own one-line error, each failed run named, and the plan's verdict last.
+    assert failed.returncode != 0 and "Traceback" not in failed.stderr, failed.stderr
+    assert "not a CIFAR-10 archive" in failed.stderr and failed.stderr.count("FAILED ") >= 2, failed.stderr
+    assert failed.stderr.strip().splitlines()[-1].startswith("cifarcmp: error:")
+    assert "did not finish" in failed.stderr.strip().splitlines()[-1]
 
 
 def test_plan_shares_the_full_data_runs_with_the_arms_study(tmp_path):
@@ -49,11 +53,22 @@ def test_plan_shares_the_full_data_runs_with_the_arms_study(tmp_path):
 
 
 @pytest.mark.slow
-def test_smoke_studies_write_their_summaries(tmp_path, monkeypatch):
-    settings = plan.PlanSettings(
-        "smoke", studies=("arms", "data-efficiency", "gradcam"), fractions=(0.1, 1.0), results_root=tmp_path
+def test_smoke_studies_write_their_summaries(tmp_path):
+    # The studies train through the plan's local executor, one `cifarcmp train` per run.
+    finished = run_cli(
+        "study",
+        "--profile",
+        "smoke",
+        "--studies",
+        "arms,data-efficiency,gradcam",
+        "--fractions",
+        "0.1,1",
+        "--results-root",
+        tmp_path,
+        timeout=3600,
     )
-    root = study.run(plan.build(settings))
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    root = tmp_path / "studies-smoke"
     arms = json.loads((root / "arms" / "summary.json").read_text())
     assert {row["arm"] for row in arms["runs"]} == {"resnet50", "resnet50-frozen", "resnet50-random", "cnn"}
     assert arms["synthetic"] is True
@@ -66,5 +81,7 @@ def test_smoke_studies_write_their_summaries(tmp_path, monkeypatch):
     assert all(row["has_gradcam"] for row in gradcam["runs"])
     # A second run retrains nothing: every run is already finished.
     before = {path: path.stat().st_mtime for path in root.glob("**/manifest.json")}
-    study.run(plan.build(plan.PlanSettings("smoke", studies=("arms",), fractions=(1.0,), results_root=tmp_path)))
+    again = run_cli("study", "--profile", "smoke", "--studies", "arms", "--results-root", tmp_path)
+    assert again.returncode == 0 and "0 to train" in again.stdout, again.stdout + again.stderr
+    summaries.write_summaries(plan.build(plan.PlanSettings("smoke", studies=("arms",), results_root=tmp_path)))
     assert before == {path: path.stat().st_mtime for path in root.glob("**/manifest.json")}

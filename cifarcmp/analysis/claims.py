@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from cifarcmp.analysis import stats
+from cifarcmp import stats
 from cifarcmp.analysis.formatting import (
     NOT_REPORTED,
     Table,

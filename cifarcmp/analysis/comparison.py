@@ -16,7 +16,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cifarcmp.analysis import evaluation, stats
+from cifarcmp import stats
+from cifarcmp.analysis import evaluation
 from cifarcmp.analysis.formatting import (
     NOT_REPORTED,
     Table,

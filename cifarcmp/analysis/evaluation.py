@@ -1,7 +1,7 @@
 """One run's behaviour on the test set, computed from its `predictions.npz`, and two runs aligned.
 
 `evaluation(run)` checks that the predictions fit the run and computes every figure of
-`analysis.stats` (interval, confusion, per-class scores, calibration, confident mistakes);
+`cifarcmp.stats` (interval, confusion, per-class scores, calibration, confident mistakes);
 `results.write_evaluation` stores it beside the run. Nothing here retrains or reads a model:
 everything the report says about a model's test behaviour comes from the saved predictions.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cifarcmp.analysis import stats
+from cifarcmp import stats
 from cifarcmp.errors import UserError
 from cifarcmp.results import Run
 

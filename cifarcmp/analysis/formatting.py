@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from cifarcmp.analysis.stats import seed_spread
+from cifarcmp.stats import seed_spread
 
 SYNTHETIC_NOTE = "synthetic data — not CIFAR-10 results"
 NOT_RECORDED = "not recorded"  # a run made before this figure was written

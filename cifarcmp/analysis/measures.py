@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from cifarcmp.analysis import evaluation, stats
+from cifarcmp import stats
+from cifarcmp.analysis import evaluation
 from cifarcmp.analysis.formatting import format_accuracy
 from cifarcmp.results import Run
 

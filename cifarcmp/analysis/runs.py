@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from cifarcmp.analysis import evaluation, stats
+from cifarcmp import stats
+from cifarcmp.analysis import evaluation
 from cifarcmp.analysis.formatting import format_fraction
 from cifarcmp.analysis.measures import LABELS, label
 from cifarcmp.config import STUDIES
@@ -178,7 +179,7 @@ class Studies:
 
 
 def default_studies_root(results_root: Path | str) -> Path | None:
-    """results/<tag>/ -> results/studies-<tag>/ (as `train.studies.study_root` names it), None if absent."""
+    """results/<tag>/ -> results/studies-<tag>/ (as `plan.Plan.studies_root` names it), None if absent."""
     candidate = Path(results_root).resolve().parent / f"studies-{Path(results_root).resolve().name}"
     return candidate if candidate.is_dir() else None
 

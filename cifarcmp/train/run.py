@@ -22,8 +22,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from cifarcmp import lock, results
-from cifarcmp.analysis import stats
+from cifarcmp import lock, results, stats
 from cifarcmp.config import RunConfig, learning_rate_for_epoch
 from cifarcmp.data import source as data
 from cifarcmp.data import splits

@@ -1,4 +1,5 @@
-"""Statistics for the report: pure functions of arrays, no I/O, numpy and the standard library only.
+"""Metrics and statistics, one definition each, for training and the report: pure functions of
+arrays, no I/O. Low in the flow (training and analysis both import it); exact tests come from SciPy.
 
 Conventions: `labels` and `predicted` are integer class indices of shape (N,); `probabilities` is
 (N, n_classes) with rows summing to 1. Bad arguments raise ValueError; checking a results
@@ -7,10 +8,10 @@ directory, and turning its problems into one-line UserErrors, is `cifarcmp.evalu
 
 from __future__ import annotations
 
-import math
 import operator
 
 import numpy as np
+from scipy.stats import beta, binomtest
 
 # Keras clips probabilities to [epsilon, 1 - epsilon] before taking the log in its cross-entropy
 # (keras.config.epsilon() is 1e-7), so a model that puts exactly 0 on the true class costs
@@ -138,67 +139,6 @@ def largest_class_differences(f1_a, f1_b, class_names, k: int) -> list[dict]:
 
 # --- Exact binomial interval -------------------------------------------------------------------
 
-# The Clopper-Pearson limits are quantiles of beta distributions. Without SciPy we get them by
-# bisection on the regularised incomplete beta function I_x(a, b), evaluated with the continued
-# fraction of Numerical Recipes (section 6.4) by the modified Lentz method. The fraction converges
-# in O(sqrt(max(a, b))) terms when x < (a + 1) / (a + b + 2); for larger x we use the symmetry
-# I_x(a, b) = 1 - I_{1-x}(b, a). Bisection is slow but cannot diverge, and I_x is monotone in x.
-_FRACTION_TOLERANCE = 1e-15
-_FRACTION_MAX_TERMS = 100_000
-_TINY = 1e-300
-
-
-def _beta_continued_fraction(a: float, b: float, x: float) -> float:
-    c, d = 1.0, 1.0 - (a + b) * x / (a + 1.0)
-    d = 1.0 / (d if abs(d) > _TINY else _TINY)
-    result = d
-    for m in range(1, _FRACTION_MAX_TERMS):
-        # Each step of the fraction has an even and an odd coefficient.
-        for numerator in (
-            m * (b - m) * x / ((a + 2 * m - 1.0) * (a + 2 * m)),
-            -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1.0)),
-        ):
-            d = 1.0 + numerator * d
-            d = 1.0 / (d if abs(d) > _TINY else _TINY)
-            c = 1.0 + numerator / c
-            c = c if abs(c) > _TINY else _TINY
-            result *= d * c
-        if abs(d * c - 1.0) < _FRACTION_TOLERANCE:
-            return result
-    raise ArithmeticError(f"incomplete beta fraction did not converge for a={a}, b={b}, x={x}")
-
-
-def regularised_incomplete_beta(a: float, b: float, x: float) -> float:
-    """I_x(a, b), the beta(a, b) distribution function at x, for a, b > 0."""
-    if a <= 0 or b <= 0:
-        raise ValueError(f"a and b must be positive, got a={a}, b={b}")
-    if x <= 0.0:
-        return 0.0
-    if x >= 1.0:
-        return 1.0
-    # The prefactor x^a (1-x)^b / (a B(a, b)) in logs, so large a and b do not overflow.
-    log_front = math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
-    if x < (a + 1.0) / (a + b + 2.0):
-        return math.exp(log_front) * _beta_continued_fraction(a, b, x) / a
-    return 1.0 - math.exp(log_front) * _beta_continued_fraction(b, a, 1.0 - x) / b
-
-
-def beta_quantile(probability: float, a: float, b: float) -> float:
-    """The x with I_x(a, b) = probability, by bisection to full double precision."""
-    if not 0.0 < probability < 1.0:
-        raise ValueError(f"probability must lie strictly between 0 and 1, got {probability}")
-    low, high = 0.0, 1.0
-    for _ in range(2000):
-        middle = 0.5 * (low + high)
-        # Stop when no double lies between the bounds: the answer is as exact as it can be.
-        if middle <= low or middle >= high:
-            break
-        if regularised_incomplete_beta(a, b, middle) < probability:
-            low = middle
-        else:
-            high = middle
-    return 0.5 * (low + high)
-
 
 def binomial_interval(correct: int, total: int, confidence: float = 0.95) -> tuple[float, float]:
     """Exact (Clopper-Pearson) confidence interval for a proportion such as test accuracy.
@@ -213,9 +153,11 @@ def binomial_interval(correct: int, total: int, confidence: float = 0.95) -> tup
         raise ValueError(f"need 0 <= correct <= total and total >= 1, got {correct} of {total}")
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence must lie strictly between 0 and 1, got {confidence}")
+    # SciPy's beta quantiles to about 1e-15 relative (binomtest's proportion_ci finds the same
+    # limits by root finding, to an absolute 1e-12 or so: too coarse for a rate near 0).
     tail = (1.0 - confidence) / 2.0
-    lower = 0.0 if correct == 0 else beta_quantile(tail, correct, total - correct + 1)
-    upper = 1.0 if correct == total else beta_quantile(1.0 - tail, correct + 1, total - correct)
+    lower = 0.0 if correct == 0 else float(beta.ppf(tail, correct, total - correct + 1))
+    upper = 1.0 if correct == total else float(beta.ppf(1.0 - tail, correct + 1, total - correct))
     return lower, upper
 
 
@@ -237,15 +179,9 @@ def mcnemar(correct_a, correct_b) -> dict:
     _same_length(correct_a, correct_b, "correct_a and correct_b")
     b = int(np.sum(correct_a & ~correct_b))
     c = int(np.sum(~correct_a & correct_b))
-    discordant, smaller = b + c, min(b, c)
-    # Exact integer arithmetic for the binomial coefficients: sum C(n, i) for i <= smaller, each
-    # from the previous by C(n, i+1) = C(n, i) (n - i) / (i + 1). Python's int / int rounds
-    # correctly even for 10,000-digit numbers, so the tail is exact up to the final rounding.
-    term, tail_count = 1, 1
-    for i in range(smaller):
-        term = term * (discordant - i) // (i + 1)
-        tail_count += term
-    p_value = min(1.0, 2 * tail_count / 2**discordant)
+    # The exact two-sided binomial test of b out of b + c at 1/2 (SciPy doubles the smaller tail,
+    # capped at 1, since the distribution is symmetric).
+    p_value = 1.0 if b + c == 0 else float(binomtest(b, b + c, 0.5).pvalue)
     return {"b": b, "c": c, "p_value": p_value}
 
 

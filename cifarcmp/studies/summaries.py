@@ -1,15 +1,9 @@
-"""Opt-in studies that test the seed report's claims: a study is a set of runs plus a summary.
-
-- `arms`: the same split, four arms (config.ARMS): ResNet50 fine-tuned (the seed's), ResNet50 as a
-  frozen feature extractor, ResNet50 from random initialisation, the scratch CNN.
-- `data-efficiency`: the fine-tuned, frozen and scratch arms on stratified fractions of the
-  training split (1%, 10%, 100% by default).
-- `gradcam`: Grad-CAM maps are written by every run (gradcam.npz); this study collects them.
+"""Each study's `summary.json`, written from its finished runs once the plan's runs are done.
 
 Runs are ordinary results directories under `results/studies-<profile>/<study>/...`, listed by the
-report's plan (cifarcmp/plan.py) like every other run; finished ones are never retrained, so
-rerunning a study after an interruption continues it. Each study ends by writing
-`<study>/summary.json`, which is what the report reads.
+report's plan (cifarcmp/plan.py) and trained by an executor like every other run; finished ones are
+never retrained, so rerunning a study after an interruption continues it. `run-plan` (and `study`)
+end by writing `<study>/summary.json`, which is what the report reads.
 """
 
 from __future__ import annotations
@@ -17,30 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from cifarcmp import results
-from cifarcmp.errors import UserError
 from cifarcmp.plan import Plan, PlannedRun
-
-
-def run(plan: Plan) -> Path:
-    """Train the studies' runs of `plan` that are not finished, in this process, then write the summaries."""
-    import keras
-
-    from cifarcmp.train.run import train
-
-    todo = [run for study in plan.settings.studies for run in plan.study_runs(study)]
-    todo = list({run.out: run for run in todo}.values())
-    for number, planned in enumerate(todo, start=1):
-        if planned.status == "done":
-            continue
-        print(
-            f"study run {number}/{len(todo)}: {planned.config.name}, fraction {planned.fraction:g}, seed {planned.seed}"
-        )
-        try:
-            train(planned.config, planned.out)
-        except UserError as error:
-            raise UserError(f"study run {planned.out} failed: {error}") from None
-        keras.backend.clear_session()  # each run starts from a clean graph and fresh layer names
-    return write_summaries(plan)
 
 
 def write_summaries(plan: Plan) -> Path:
