@@ -23,6 +23,7 @@ import pytest
 from conftest import assert_one_line_error, run_cli
 from fixtures import build_site, write_fixture_run, write_fixture_study
 
+from cifarcmp.analysis.runs import load_groups
 from cifarcmp.errors import UserError
 from cifarcmp.lock import hold
 from cifarcmp.paths import PROJECT_ROOT
@@ -214,16 +215,27 @@ CASES = {
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_a_tampered_run_is_refused_in_one_line_naming_the_file(tmp_path, case):
+    """Every case on the loader the report reads the runs with (milliseconds, no rendering)."""
+    name, fragment, edit = CASES[case]
+    root = _results(tmp_path / "results")
+    edit(root / "cnn" / "seed-0")
+    with pytest.raises(UserError) as error:
+        load_groups(root)
+    message = str(error.value)
+    assert "\n" not in message and name in message and fragment in message, message
+
+
+@pytest.mark.parametrize("case", ["NaN loss in history", "eleven class names", "truncated predictions"])
+def test_a_render_refused_on_a_tampered_run_keeps_the_previous_pages(tmp_path, case):
+    """What render adds to the loader's refusal: the pages it made before are kept, byte for byte."""
     name, fragment, edit = CASES[case]
     root = _results(tmp_path / "results")
     out = tmp_path / "generated"
     render(root, out)
     before = {path: path.read_bytes() for path in out.rglob("*") if path.is_file()}
     edit(root / "cnn" / "seed-0")
-    with pytest.raises(UserError) as error:
+    with pytest.raises(UserError, match=fragment):
         render(root, out)
-    message = str(error.value)
-    assert "\n" not in message and name in message and fragment in message, message
     assert {path: path.read_bytes() for path in out.rglob("*") if path.is_file()} == before
     assert sorted(entry.name for entry in tmp_path.iterdir()) == [".generated.lock", "generated", "results"]
 
@@ -491,9 +503,12 @@ def test_class_names_with_markup_are_refused_at_the_contract(tmp_path, name):
     manifest = json.loads((root / "cnn" / "seed-0" / "manifest.json").read_text())
     manifest["data"]["class_names"][3] = name
     (root / "cnn" / "seed-0" / "manifest.json").write_text(json.dumps(manifest))
-    result = run_cli("render", root, "--out", tmp_path / "generated")
-    assert_one_line_error(result, "manifest.json", "class_names")
-    assert not (tmp_path / "generated").exists()
+    with pytest.raises(UserError, match="class_names"):
+        load_groups(root)
+    if name.startswith("cat"):  # and through the command, in one line, with nothing written
+        result = run_cli("render", root, "--out", tmp_path / "generated")
+        assert_one_line_error(result, "manifest.json", "class_names")
+        assert not (tmp_path / "generated").exists()
 
 
 @pytest.mark.slow
