@@ -13,9 +13,11 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields, replace
 
+from cifarcmp import architectures
 from cifarcmp.errors import UserError
 
-MODELS = ("resnet50", "cnn")
+# The networks, in report order; each one's protocol and profiles are its entry in cifarcmp/architectures.py.
+MODELS = tuple(architectures.ARCHITECTURES)
 # The opt-in studies of the seed's claims (run through the plan like every run; cifarcmp/studies/ summarises them, the report reads them).
 STUDIES = ("arms", "data-efficiency", "gradcam")
 PROFILES = ("paper", "quick", "smoke")
@@ -25,10 +27,10 @@ PRECISIONS = ("float32", "mixed")
 
 @dataclass(frozen=True)
 class RunConfig:
-    model: str  # "resnet50" (ImageNet transfer) or "cnn" (trained from scratch)
+    model: str  # an entry of cifarcmp.architectures: "resnet50" (ImageNet transfer) or "cnn" (from scratch)
     profile: str  # "paper", "quick" or "smoke"
     data: str = "cifar10"  # "cifar10" (official download), "synthetic", or a local path
-    weights: str = "imagenet"  # resnet50 only: "imagenet", "none" (random init) or a .h5 path
+    weights: str = "imagenet"  # transfer models only: "imagenet", "none" (random init) or a .h5 path
     seed: int = 0  # seeds the split, the subsets, the weight initialisation and the shuffling
     arm: str = ""  # the study arm this run belongs to (see ARMS); empty: the model's own protocol
 
@@ -61,8 +63,8 @@ class RunConfig:
     train_fraction: float = 1.0  # share of those training images used (data-efficiency study), stratified
 
     # Architecture.
-    freeze_base: bool = False  # resnet50: train only the head on frozen ImageNet features
-    upsampling: int = 7  # resnet50: nearest-neighbour factor, 32 px -> 224 px as in the seed
+    freeze_base: bool = False  # transfer models: train only the head on frozen ImageNet features
+    upsampling: int = 7  # transfer models: nearest-neighbour factor, 32 px -> 224 px as in the seed
     dropout: tuple[float, float, float] = (0.25, 0.25, 0.5)  # cnn: after each block, after Dense 512
 
     # Arithmetic. The seed trained in float32. "mixed" computes in bfloat16 (GPUs of compute
@@ -81,7 +83,7 @@ class RunConfig:
     @property
     def image_size(self) -> int:
         """Side of the image the network body sees, in pixels."""
-        return 32 * self.upsampling if self.model == "resnet50" else 32
+        return 32 * self.upsampling if architectures.get(self.model).transfer else 32
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -98,40 +100,11 @@ def learning_rate_for_epoch(config: RunConfig, epoch: int) -> float:
     return config.learning_rate * math.exp(-config.lr_decay_per_epoch * decayed_epochs)
 
 
-# The seed's two protocols. `paper` uses them unchanged.
-PAPER = {
-    "resnet50": RunConfig(model="resnet50", profile="paper", epochs=6),
-    "cnn": RunConfig(model="cnn", profile="paper", epochs=50, early_stopping_patience=3, weights="none"),
-}
+def paper_config(model: str) -> RunConfig:
+    """The seed's protocol for `model` (`paper` uses it unchanged), from its entry in
+    cifarcmp/architectures.py, which also says what each cheaper profile changes, and why."""
+    return RunConfig(model=model, profile="paper", **architectures.get(model).protocol)
 
-# What each cheaper profile changes, with the reason. Measured on a 2-core CPU (TensorFlow 2.21):
-# the CNN trains at about 1,800 images/s; ResNet50 at 224 px at about 5 images/s, at 64 px at about
-# 90 images/s (and predicts at about 280). quick: CNN about 4 minutes, ResNet50 about 7.
-PROFILE_CHANGES = {
-    "quick": {
-        "resnet50": dict(upsampling=2, train_subset=8000, epochs=3),
-        "cnn": dict(epochs=8),
-    },
-    "smoke": {
-        "resnet50": dict(
-            data="synthetic",
-            weights="none",
-            upsampling=1,
-            validation_size=1000,
-            train_subset=1000,
-            test_subset=1000,
-            epochs=1,
-        ),
-        "cnn": dict(
-            data="synthetic",
-            validation_size=1000,
-            train_subset=9000,
-            test_subset=1000,
-            epochs=6,
-            early_stopping_patience=3,
-        ),
-    },
-}
 
 # Defaults compared against `paper` only where the field is part of the protocol.
 _NOT_PROTOCOL = {"profile", "seed", "deviations", "data", "weights", "arm"}
@@ -160,12 +133,11 @@ def resolve_arm(arm: str, profile: str, **overrides) -> RunConfig:
 
 def resolve(model: str, profile: str = "paper", **overrides) -> RunConfig:
     """The configuration for `model` under `profile`, with command-line overrides applied."""
-    if model not in MODELS:
-        raise UserError(f"unknown model {model!r}; choose one of: {', '.join(MODELS)}")
+    entry = architectures.get(model)
     if profile not in PROFILES:
         raise UserError(f"unknown profile {profile!r}; choose one of: {', '.join(PROFILES)}")
-    paper = PAPER[model]
-    changes = dict(PROFILE_CHANGES.get(profile, {}).get(model, {}))
+    paper = paper_config(model)
+    changes = dict(entry.profile_changes.get(profile, {}))
     changes.update({key: value for key, value in overrides.items() if value is not None})
     known = {f.name for f in fields(RunConfig)}
     unknown = set(changes) - known
@@ -183,7 +155,7 @@ def resolve(model: str, profile: str = "paper", **overrides) -> RunConfig:
     ]
     if config.data != "cifar10":
         deviations.append(f"data: {config.data!r} instead of the official CIFAR-10 download")
-    if model == "resnet50" and config.weights != "imagenet":
+    if entry.transfer and config.weights != "imagenet":
         deviations.append(f"weights: {config.weights!r} instead of ImageNet")
     return replace(config, deviations=tuple(deviations))
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from keras import layers
 
-from cifarcmp import config
+from cifarcmp import architectures, config
 from cifarcmp.train import compute, gradcam, models
 
 
@@ -94,8 +94,8 @@ def test_gradcam_equals_class_activation_mapping_for_a_linear_head():
 def test_gradcam_on_both_seed_models_has_the_expected_grid():
     images = np.random.default_rng(1).integers(0, 256, size=(3, 32, 32, 3)).astype("float32")
     cnn = models.build(config.resolve("cnn", "smoke"))
-    maps, _ = gradcam.heatmaps(cnn, gradcam.FEATURE_LAYER["cnn"], images)
+    maps, _ = gradcam.heatmaps(cnn, architectures.CNN.gradcam_layer, images)
     assert maps.shape == (3, 13, 13) and maps.min() >= 0 and maps.max() <= 1
     resnet = models.build(config.resolve("resnet50", "smoke", upsampling=2))
-    maps, _ = gradcam.heatmaps(resnet, gradcam.FEATURE_LAYER["resnet50"], images)
+    maps, _ = gradcam.heatmaps(resnet, architectures.RESNET50.gradcam_layer, images)
     assert maps.shape == (3, 2, 2)

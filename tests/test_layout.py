@@ -41,6 +41,7 @@ FORBIDDEN = {
     # The low modules every stage shares: they import no stage at all.
     "stats": (*HEAVY, "cifarcmp.data", "cifarcmp.train", "cifarcmp.results", "cifarcmp.analysis", "cifarcmp.report"),
     "text": (*HEAVY, "cifarcmp.data", "cifarcmp.train", "cifarcmp.results", "cifarcmp.analysis", "cifarcmp.report"),
+    "architectures": (*HEAVY, "cifarcmp.config", "cifarcmp.train", "cifarcmp.results", "cifarcmp.analysis"),
 }
 
 

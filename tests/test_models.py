@@ -111,3 +111,45 @@ def test_precision_defaults_to_float32_and_rejects_others():
     assert config.resolve("resnet50", "paper").precision == "float32"
     with pytest.raises(UserError, match="unknown precision 'half'.*float32, mixed"):
         config.resolve("cnn", "paper", precision="half")
+
+
+def test_a_keras_applications_backbone_is_one_registry_entry(monkeypatch):
+    """A new backbone needs its entry and nothing else: config, building, the head, parameter
+    counts, FLOPs and Grad-CAM follow from it. (MobileNetV3Small: small enough to build here.)"""
+    import keras
+
+    from cifarcmp import architectures
+    from cifarcmp.train import compute, gradcam
+
+    entry = architectures.Architecture(
+        name="mobilenetv3small",
+        label="MobileNetV3Small (fine-tuned)",
+        short_label="MobileNetV3Small",
+        colour="tab:red",
+        family=architectures.TRANSFER,
+        gradcam_layer="MobileNetV3Small",
+        application="MobileNetV3Small",
+        preprocessing="mobilenet_v3",
+        protocol={"epochs": 6},
+        profile_changes=architectures.RESNET50.profile_changes,
+    )
+    monkeypatch.setitem(architectures.ARCHITECTURES, entry.name, entry)
+    run_config = config.resolve(entry.name, "smoke")
+    assert run_config.image_size == 32 and "weights: 'none' instead of ImageNet" in run_config.deviations
+    model = models.build(run_config)
+    base = keras.applications.MobileNetV3Small(include_top=False, weights=None, input_shape=(32, 32, 3))
+    features = base.output.shape[-1]
+    head = (features * 1024 + 1024) + (1024 * 512 + 512) + (512 * 10 + 10)
+    assert models.parameter_counts(model)["total"] == base.count_params() + head
+    assert compute.forward_flops_per_image(model) > compute.forward_flops_per_image(base)
+    images = np.random.default_rng(0).integers(0, 256, size=(2, 32, 32, 3)).astype("float32")
+    maps, predicted = gradcam.heatmaps(model, entry.gradcam_layer, images)
+    assert maps.shape[0] == 2 and predicted.shape == (2,)
+
+
+def test_resnet50_inputs_get_the_caffe_preprocessing_its_imagenet_weights_expect():
+    """keras.applications.resnet50.preprocess_input, inside the model: RGB to BGR, minus the
+    ImageNet channel means (103.939, 116.779, 123.68 in BGR order)."""
+    pixel = np.array([[[[10, 20, 30]]]], dtype="uint8")
+    layer = models.ApplicationPreprocessing("resnet50")
+    np.testing.assert_allclose(np.asarray(layer(pixel))[0, 0, 0], [30 - 103.939, 20 - 116.779, 10 - 123.68], rtol=1e-6)

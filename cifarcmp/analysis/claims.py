@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from cifarcmp import stats
+from cifarcmp import architectures, stats
 from cifarcmp.analysis.formatting import (
     NOT_REPORTED,
     Table,
@@ -44,6 +44,7 @@ from cifarcmp.analysis.measures import (
     seconds_to_epoch,
     train_validation_gap,
 )
+from cifarcmp.config import ARMS
 
 SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE, NOT_TESTED = "supported", "not supported", "inconclusive", "not tested"
 CHANCE = 0.1  # ten balanced classes
@@ -382,7 +383,7 @@ def scarce_data_claim(studies, synthetic: bool) -> Claim:
     candidates = [
         row
         for row in studies.rows("data-efficiency", fraction=smallest)
-        if row["arm"].startswith("resnet50") and row["seed"] in scratch
+        if architectures.get(ARMS[row["arm"]][0]).transfer and row["seed"] in scratch
     ]
     if not candidates:
         claim.findings.append(

@@ -12,18 +12,23 @@ import numpy as np
 from cifarcmp import stats
 from cifarcmp.analysis import evaluation
 from cifarcmp.analysis.formatting import format_accuracy
+from cifarcmp.architectures import ARCHITECTURES
 from cifarcmp.results import Run
 
-# What the report calls each model and study arm, and the colour it has in every figure.
+# What the report calls each model and study arm, and the colour it has in every figure: the
+# models' from their entries in cifarcmp/architectures.py, the study arms' here.
 LABELS = {
-    "resnet50": "ResNet50 (fine-tuned)",
+    **{name: entry.label for name, entry in ARCHITECTURES.items()},
     "resnet50-frozen": "ResNet50 (frozen features)",
     "resnet50-random": "ResNet50 (random init)",
-    "cnn": "CNN (scratch)",
 }
 # The main comparison has only the seed's two models, so their short names read better there.
-SHORT_LABELS = {"resnet50": "ResNet50", "cnn": "CNN"}
-COLOURS = {"resnet50": "tab:blue", "resnet50-frozen": "tab:green", "resnet50-random": "tab:purple", "cnn": "tab:orange"}
+SHORT_LABELS = {name: entry.short_label for name, entry in ARCHITECTURES.items()}
+COLOURS = {
+    **{name: entry.colour for name, entry in ARCHITECTURES.items()},
+    "resnet50-frozen": "tab:green",
+    "resnet50-random": "tab:purple",
+}
 
 SIGNIFICANCE_LEVEL = 0.05  # the conventional 5 %, named in every verdict
 # Converged: the first epoch whose validation accuracy is within 1 percentage point of the run's

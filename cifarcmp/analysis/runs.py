@@ -18,11 +18,12 @@ from cifarcmp import stats
 from cifarcmp.analysis import evaluation
 from cifarcmp.analysis.formatting import format_fraction
 from cifarcmp.analysis.measures import LABELS, label
+from cifarcmp.architectures import ARCHITECTURES
 from cifarcmp.config import STUDIES
 from cifarcmp.errors import UserError
 from cifarcmp.results import Run, check, find_runs, load_run, read_npz, study_summary_rule
 
-MODEL_ORDER = ("resnet50", "cnn")
+MODEL_ORDER = tuple(ARCHITECTURES)  # report order
 
 GRADCAM_ARRAYS = ("images", "heatmaps", "labels", "predicted", "indices")
 

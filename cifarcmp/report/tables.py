@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
+from cifarcmp import architectures
 from cifarcmp.analysis.formatting import (
     NOT_RECORDED,
     NOT_REPORTED,
@@ -467,7 +468,7 @@ def protocol_table(groups, synthetic: bool) -> Table:
     columns, cells = ["Setting"], []
     for group in groups:
         config, history = group.config, group.runs[0].history
-        if group.model == "resnet50":
+        if architectures.get(group.model).transfer:
             size = f"32 px, upsampled ×{config['upsampling']} (nearest neighbour) to {config['image_size']} px"
         else:
             size = f"{config['image_size']} px"

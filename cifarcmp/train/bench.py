@@ -23,7 +23,7 @@ import time
 
 import numpy as np
 
-from cifarcmp import config
+from cifarcmp import architectures, config
 from cifarcmp.train import compute, models, provenance
 
 TRAIN_IMAGES_PER_EPOCH = 45_000
@@ -63,14 +63,21 @@ def measure(model_name: str, upsampling: int, steps: int, precision: str = "floa
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=5, help="timed steps per measurement")
-    parser.add_argument("--upsampling", type=int, nargs="+", default=[1, 2, 7], help="ResNet50 upsampling factors")
+    parser.add_argument(
+        "--upsampling", type=int, nargs="+", default=[1, 2, 7], help="upsampling factors of the transfer backbones"
+    )
     parser.add_argument("--precision", choices=config.PRECISIONS, default="float32", help="as for cifarcmp train")
     arguments = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     device = provenance.device()
     print(f"device: {device['kind']} {device['name']} ({device['count']}); versions: {provenance.versions()}")
-    rows = [measure("cnn", 1, arguments.steps * 4, arguments.precision)]
-    rows += [measure("resnet50", factor, arguments.steps, arguments.precision) for factor in arguments.upsampling]
+    # Every architecture: a scratch network at its native 32 px (fast, so 4x the steps), each
+    # transfer backbone at every upsampling factor asked for.
+    rows = []
+    for name, entry in architectures.ARCHITECTURES.items():
+        factors = arguments.upsampling if entry.transfer else [1]
+        steps = arguments.steps if entry.transfer else arguments.steps * 4
+        rows += [measure(name, factor, steps, arguments.precision) for factor in factors]
     print(f"precision: {arguments.precision} (Keras policy {rows[0]['dtype_policy']}); batch 64")
     print(
         f"{'model':<10}{'px':>5}{'train img/s':>13}{'train GFLOP/img':>17}{'train TFLOP/s':>15}"

@@ -6,8 +6,8 @@ ReLU(sum_k mean(dy_c/dA_k) * A_k), scaled to [0, 1]. y_c is the class *score* be
 softmax, as in the paper (the softmax couples every class into the gradient). We explain the
 predicted class.
 
-Both models are a chain of layers at the top level, so the model splits into a feature part
-(input -> last convolutional stage) and a head (the layers after it); the gradient of the head
+Every model is a chain of layers at the top level, so it splits into a feature part (input -> the
+last convolutional stage, its architecture's `gradcam_layer`) and a head (the layers after it); the gradient of the head
 with respect to its input is the one backend-specific step, written for each Keras backend.
 """
 
@@ -15,10 +15,6 @@ from __future__ import annotations
 
 import keras
 import numpy as np
-
-# The last convolutional stage of each model: ResNet50's base output (conv5_block3_out, 7 x 7 at
-# 224 px) and the CNN's last ReLU after its last convolution (13 x 13).
-FEATURE_LAYER = {"resnet50": "resnet50", "cnn": "relu_4"}
 
 
 def heatmaps(model: keras.Model, layer_name: str, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

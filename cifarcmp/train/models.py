@@ -1,10 +1,12 @@
-"""The seed report's two models, in Keras 3's functional API (any backend).
+"""The networks of cifarcmp/architectures.py, built in Keras 3's functional API (any backend).
 
-Both take uint8-valued 32 x 32 x 3 images. Scaling, the ImageNet preprocessing and the 7x
-upsampling are layers of the model rather than steps of the input pipeline: the images stay
-uint8 in host memory (154 MB for all of CIFAR-10 instead of 7.5 GB at 224 px as float32) and the
-expensive work runs on the accelerator. None of these layers has parameters, so the counts are
-the seed's: ResNet50 26,215,818 total (53,120 non-trainable BatchNorm statistics), CNN 1,250,858.
+Two families: a `keras.applications` backbone under the seed's transfer head (ResNet50 in the
+seed), and the seed's scratch CNN. Both take uint8-valued 32 x 32 x 3 images. Scaling, the
+backbone's ImageNet preprocessing and the 7x upsampling are layers of the model rather than steps
+of the input pipeline: the images stay uint8 in host memory (154 MB for all of CIFAR-10 instead of
+7.5 GB at 224 px as float32) and the expensive work runs on the accelerator. None of these layers
+has parameters, so the counts are the seed's: ResNet50 26,215,818 total (53,120 non-trainable
+BatchNorm statistics), CNN 1,250,858.
 
 Layers are named explicitly because Keras numbers them per process (`dense`, `dense_1`, ...),
 and the report shows these names.
@@ -18,6 +20,8 @@ from pathlib import Path
 import keras
 from keras import layers
 
+from cifarcmp import architectures
+from cifarcmp.architectures import Architecture
 from cifarcmp.config import RunConfig
 from cifarcmp.errors import UserError
 
@@ -26,38 +30,45 @@ CLASSES = 10
 
 
 @keras.saving.register_keras_serializable(package="cifarcmp")
-class ImageNetPreprocessing(layers.Layer):
-    """`keras.applications.resnet50.preprocess_input` as a layer: RGB to BGR, minus the ImageNet
-    channel means (the "caffe" convention the ImageNet weights were trained with)."""
+class ApplicationPreprocessing(layers.Layer):
+    """A backbone's own `keras.applications.<module>.preprocess_input` as a layer (for ResNet50:
+    RGB to BGR, minus the ImageNet channel means, the "caffe" convention its weights were trained
+    with), so it runs on the accelerator and is saved with the model."""
+
+    def __init__(self, module: str, **kwargs):
+        super().__init__(**kwargs)
+        self.module = module
 
     def call(self, images):
         images = keras.ops.cast(images, self.compute_dtype)
-        bgr = keras.ops.flip(images, axis=-1)
-        return bgr - keras.ops.convert_to_tensor([103.939, 116.779, 123.68], dtype=self.compute_dtype)
+        return getattr(keras.applications, self.module).preprocess_input(images)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "module": self.module}
 
 
 def build(config: RunConfig) -> keras.Model:
     keras.utils.set_random_seed(config.seed)
     # Keras reads the global policy when a layer is created, so it is set (or reset) before any.
     keras.mixed_precision.set_global_policy(dtype_policy(config.precision))
-    if config.model == "resnet50":
-        return build_resnet50(config)
-    if config.model == "cnn":
-        return build_cnn(config)
-    raise ValueError(f"unknown model {config.model!r}")
+    entry = architectures.get(config.model)
+    if entry.transfer:
+        return build_transfer(config, entry)
+    return build_cnn(config)
 
 
-def build_resnet50(config: RunConfig) -> keras.Model:
-    """Input 32x32x3 -> UpSampling2D -> ResNet50 (no top) -> GAP -> Flatten -> 1024 -> 512 -> 10."""
+def build_transfer(config: RunConfig, entry: Architecture) -> keras.Model:
+    """Input 32x32x3 -> UpSampling2D -> backbone (no top) -> GAP -> Flatten -> 1024 -> 512 -> 10:
+    the seed's ResNet50 model, with any `keras.applications` backbone in ResNet50's place."""
     size = config.image_size
     if config.weights == "none":
-        base = keras.applications.ResNet50(include_top=False, weights=None, input_shape=(size, size, 3))
+        base = _application(entry)(include_top=False, weights=None, input_shape=(size, size, 3))
     elif config.weights == "imagenet":
-        base = _resnet_imagenet(size)
+        base = _backbone_imagenet(entry, size)
     else:
-        base = _resnet_from_file(config.weights, size)
+        base = _backbone_from_file(entry, config.weights, size)
     inputs = keras.Input(shape=IMAGE_SHAPE, name="image")
-    x = ImageNetPreprocessing(name="imagenet_preprocessing")(inputs)
+    x = ApplicationPreprocessing(entry.preprocessing, name="imagenet_preprocessing")(inputs)
     # Nearest-neighbour upsampling, as the seed did: the ImageNet filters expect objects at about
     # the scale they have in 224 px images, not 32 px ones.
     x = layers.UpSampling2D(size=config.upsampling, name="upsampling")(x)
@@ -76,40 +87,42 @@ def build_resnet50(config: RunConfig) -> keras.Model:
     x = layers.Dense(512, activation="relu", name="dense_512")(x)
     # float32 output under mixed precision, so the softmax and the loss stay stable.
     outputs = layers.Dense(CLASSES, activation="softmax", dtype="float32", name="classification")(x)
-    return keras.Model(inputs, outputs, name="resnet50_transfer")
+    return keras.Model(inputs, outputs, name=f"{entry.name}_transfer")
 
 
-def _resnet_imagenet(size: int) -> keras.Model:
-    """ResNet50 with Keras' ImageNet notop weights, downloaded once and checked by Keras' md5."""
+def _application(entry: Architecture):
+    return getattr(keras.applications, entry.application)
+
+
+def _backbone_imagenet(entry: Architecture, size: int) -> keras.Model:
+    """The backbone with Keras' ImageNet notop weights, downloaded once and checked by Keras' md5."""
     try:
-        return keras.applications.ResNet50(include_top=False, weights="imagenet", input_shape=(size, size, 3))
+        return _application(entry)(include_top=False, weights="imagenet", input_shape=(size, size, 3))
     except Exception as error:  # get_file wraps network failures in a bare Exception
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise UserError(
             f"cannot download the ImageNet weights ({reason[:200]}); on a machine without internet pass "
-            "--weights PATH to resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5 (make report WEIGHTS=PATH), "
-            "or --weights none"
+            f"--weights PATH to {entry.weights_file} (make report WEIGHTS=PATH), or --weights none"
         ) from None
 
 
-def _resnet_from_file(path: str, size: int) -> keras.Model:
+def _backbone_from_file(entry: Architecture, path: str, size: int) -> keras.Model:
     file = Path(path).expanduser()
+    wanted = f"{entry.short_label} notop weights that fit this model"
     if not file.is_file():
-        raise UserError(f"--weights {path}: no such file; use imagenet, none or a path to a ResNet50 notop .h5")
+        raise UserError(f"--weights {path}: no such file; use imagenet, none or a path to {entry.weights_file}")
     try:
         # Keras loads a file with missing layers with only a warning, leaving those layers random;
         # for a transfer-learning run that is a silent failure, so any warning here is an error.
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            base = keras.applications.ResNet50(include_top=False, weights=str(file), input_shape=(size, size, 3))
+            base = _application(entry)(include_top=False, weights=str(file), input_shape=(size, size, 3))
     except Exception as error:  # h5py, shape and layer-count mismatches all land here
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise UserError(
-            f"--weights {path}: not ResNet50 notop weights that fit this model ({first_line[:200]})"
-        ) from None
+        raise UserError(f"--weights {path}: not {wanted} ({first_line[:200]})") from None
     skipped = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
     if skipped:
-        raise UserError(f"--weights {path}: not ResNet50 notop weights that fit this model ({skipped[0][:200]})")
+        raise UserError(f"--weights {path}: not {wanted} ({skipped[0][:200]})")
     return base
 
 

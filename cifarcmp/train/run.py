@@ -22,7 +22,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from cifarcmp import lock, results, stats
+from cifarcmp import architectures, lock, results, stats
 from cifarcmp.config import RunConfig, learning_rate_for_epoch
 from cifarcmp.data import source as data
 from cifarcmp.data import splits
@@ -341,7 +341,7 @@ def _write_results(work, config, dataset, split, model, history, metrics, starte
         "test": splits.class_counts(split["y_test"]),
     }
     positions = splits.first_per_class(split["y_test"], GRADCAM_PER_CLASS)
-    maps, predicted = gradcam.heatmaps(model, gradcam.FEATURE_LAYER[config.model], split["x_test"][positions])
+    maps, predicted = gradcam.heatmaps(model, architectures.get(config.model).gradcam_layer, split["x_test"][positions])
     np.savez_compressed(
         work / "gradcam.npz",
         images=split["x_test"][positions],
