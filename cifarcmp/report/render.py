@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import tempfile
 import textwrap
 from pathlib import Path
@@ -92,6 +93,14 @@ def render(
     results_root, out_dir = Path(results_root).resolve(), given.resolve()
     templates_dir = Path(templates_dir)
     groups = load_groups(results_root)
+    for group in groups:
+        for copy, kept in group.ignored:
+            # Said, not silent: the reader's n is one less than the folders they may count.
+            print(
+                f"cifarcmp: note: {copy} holds the same run as {kept} (same configuration, seed and data); "
+                f"counted once, {copy} ignored",
+                file=sys.stderr,
+            )
     studies = load_studies(default_studies_root(results_root))
     _check_out_dir(out_dir, [results_root, *([studies.root.resolve()] if studies else [])], templates_dir)
     try:
@@ -355,6 +364,14 @@ def _render_into(
         ],
         "synthetic": context["synthetic"],
     }
+    # Copies of a run found beside it and counted once (see analysis.runs.distinct_runs).
+    ignored = [
+        {"path": os.path.relpath(copy, out_dir), "same_as": os.path.relpath(kept, out_dir)}
+        for group in groups
+        for copy, kept in group.ignored
+    ]
+    if ignored:
+        site["ignored"] = ignored
     (work / "run.json").write_text(json.dumps(site, indent=2) + "\n")
     record = {
         "studies_root": os.path.relpath(studies.root.resolve(), out_dir) if studies else None,
