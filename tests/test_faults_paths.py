@@ -118,8 +118,8 @@ def test_a_chromium_that_cannot_run_gets_one_line_and_the_old_pdf_stays(site, tm
 
 def test_a_chromium_that_never_returns_is_stopped_with_its_children(site, tmp_path):
     pid_file = tmp_path / "child.pid"
-    # Like Chromium: the browser process starts others that would outlive it.
-    chromium = _script(tmp_path / "chromium", f"#!/bin/sh\nsleep 300 &\necho $! > {pid_file}\nwait\n")
+    # Like Chromium (at $CHROMIUM, see _chromium_env): the browser starts others that would outlive it.
+    _script(tmp_path / "chromium", f"#!/bin/sh\nsleep 300 &\necho $! > {pid_file}\nwait\n")
     started = time.monotonic()
     with pytest.raises(UserError, match="printed nothing in 2 seconds") as error:
         print_pdf(site, timeout=2)
