@@ -390,6 +390,8 @@ def _data(arguments) -> int:
     print(
         f"sha256:      {dataset.sha256}  ({'verified against the official checksum' if dataset.verified else 'not the official checksum'})"
     )
+    for departure in dataset.departures:
+        print(f"NOT the official release: {departure}")
     print(
         f"images:      {len(dataset.y_train)} train, {len(dataset.y_test)} test, {dataset.x_train.dtype} {dataset.x_train.shape[1:]}"
     )

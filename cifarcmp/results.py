@@ -259,6 +259,8 @@ MANIFEST = _record(
                 "sha256": _Optional(_text(64)),
                 "verified": _Optional(BOOLEAN),
                 "description": _Optional(_text(2000, printable=False)),
+                # How data that is not the official release differs from it (data.release).
+                "departures": _Optional(_list(_text(300, 1), limit=20)),
                 "class_names": _list(_text(CLASS_NAME_CHARACTERS, 1), length=CLASSES),
                 "counts": _record({split: _list(COUNT, length=CLASSES) for split in ("train", "validation", "test")}),
             }

@@ -155,6 +155,7 @@ def provenance(groups: list[RunGroup]) -> dict:
                     "synthetic": bool(data["synthetic"]),
                     "sha256": data.get("sha256", ""),
                     "verified": bool(data.get("verified", False)),
+                    "departures": list(data.get("departures", [])),
                     # git_state() writes a null commit where git was missing.
                     "commit": (manifest["git"]["commit"] or "unknown")[:10]
                     + (" (dirty)" if manifest["git"].get("dirty") else ""),
@@ -177,6 +178,8 @@ def provenance(groups: list[RunGroup]) -> dict:
         "commit": distinct("commit"),
         "date": max(entry["finished"] for entry in entries)[:10],
         "synthetic": any(entry["synthetic"] for entry in entries),
+        # How the data of any run differs from the official release (each said once), for the banner.
+        "departures": list(dict.fromkeys(text for entry in entries for text in entry["departures"])),
     }
 
 

@@ -88,6 +88,8 @@ def train(config: RunConfig, out: Path, force: bool = False) -> Path:
     out = Path(out)
     results.check_destination(out, force)
     dataset = data.load(config.data)
+    for departure in dataset.departures:  # recorded in the manifest and shown on every page, too
+        print(f"cifarcmp: note: --data {config.data} is NOT the official release: {departure}", file=sys.stderr)
     split = _split(dataset, config)
     model = models.build(config)
     models.compile_for_training(model, config)
