@@ -20,9 +20,8 @@ from conftest import assert_one_line_error, run_cli
 from fixtures import write_fixture_run
 
 from cifarcmp.data import archive as cifar_archive
-from cifarcmp.data import release
+from cifarcmp.data import release, synthetic
 from cifarcmp.data import source as data
-from cifarcmp.data import synthetic
 from cifarcmp.report.render import render
 from cifarcmp.results import load_run
 
