@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import csv
 import datetime
+import errno
 import io
 import json
 import math
@@ -699,15 +700,77 @@ def write_text_atomically(path: Path, text: str) -> None:
     A reader (the report, a browser download) then sees the old file or the new one, never half
     of one, even if the writer is interrupted.
     """
+    temporary = _written_temporary(path, text)
+    try:
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _written_temporary(path: Path, text: str) -> str:
+    """`text` in a new temporary file beside `path`, flushed to the disk; its name.
+
+    fsync makes a full disk or an exceeded quota fail here, where it can still be reported, rather
+    than after the rename (file systems that allocate late, or network ones, report it only then).
+    """
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(handle, 0o666 & ~_umask())  # mkstemp makes 0600; give what open() would
         with os.fdopen(handle, "w", newline="") as stream:
             stream.write(text)
-        os.replace(temporary, path)
+            stream.flush()
+            os.fsync(stream.fileno())
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+    return temporary
+
+
+def write_texts_together(folder: Path, texts: dict[str, str]) -> None:
+    """Replace several files of `folder` as one: afterwards all are new, or, if anything failed,
+    all are as they were (or absent, as they were).
+
+    Every new file is written in full first; only then are they renamed into place, each old one
+    kept under a temporary name until all are, and put back if a rename fails.
+    """
+    temporaries: dict[str, str] = {}
+    previous: dict[str, Path] = {}
+    placed: list[str] = []
+    try:
+        for name, text in texts.items():
+            temporaries[name] = _written_temporary(folder / name, text)
+        for name in texts:
+            if (folder / name).exists():
+                previous[name] = _kept_copy(folder / name)
+        for name in texts:
+            os.replace(temporaries[name], folder / name)
+            placed.append(name)
+    except BaseException:
+        for name in placed:  # put back what was there before
+            if name in previous:
+                os.replace(previous[name], folder / name)
+            else:
+                (folder / name).unlink(missing_ok=True)
+        raise
+    finally:
+        for leftover in [*temporaries.values(), *previous.values()]:
+            Path(leftover).unlink(missing_ok=True)
+
+
+def _kept_copy(path: Path) -> Path:
+    """A second name for `path` (a hard link: no space needed; a copy where links are not allowed)."""
+    handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".previous")
+    os.close(handle)
+    kept = Path(name)
+    kept.unlink()
+    try:
+        os.link(path, kept)
+    except OSError as error:
+        if error.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK):
+            raise
+        shutil.copyfile(path, kept)
+    return kept
 
 
 def _umask() -> int:
@@ -727,11 +790,16 @@ def confusion_csv(counts: list[list[int]], names: list[str]) -> str:
 
 def write_evaluation(run: Run, result: dict) -> None:
     """Store an evaluation (`analysis.evaluation.evaluation`) as evaluation.json and confusion.csv."""
+    texts = {
+        "evaluation.json": json.dumps(result, indent=2) + "\n",
+        "confusion.csv": confusion_csv(result["confusion"]["counts"], result["class_names"]),
+    }
     try:
-        write_text_atomically(run.path / "evaluation.json", json.dumps(result, indent=2) + "\n")
-        write_text_atomically(
-            run.path / "confusion.csv", confusion_csv(result["confusion"]["counts"], result["class_names"])
-        )
+        # Both or neither: evaluation.json and confusion.csv of one evaluation always go together.
+        write_texts_together(run.path, texts)
     except OSError as error:
-        # A read-only or full file system: one line, and the temporary file is already gone.
-        raise UserError(f"{run.path}: cannot write evaluation.json ({error.strerror or error})") from None
+        # A read-only or full file system: one line; the previous evaluation is whole, no temporary file left.
+        raise UserError(
+            f"{run.path}: cannot write evaluation.json and confusion.csv ({error.strerror or error}); "
+            "the previous evaluation is unchanged"
+        ) from None
