@@ -684,14 +684,21 @@ def interrupted_run(work: Path, wanted_config: dict, force: bool) -> str:
 
 def publish(work: Path, final: Path) -> None:
     """Move a completed work directory into place; an old finished run there goes only after."""
-    if final.exists():
-        trash = final.with_name(final.name + ".replaced")
-        shutil.rmtree(trash, ignore_errors=True)
-        final.rename(trash)
+    if not final.exists():
         work.rename(final)
-        shutil.rmtree(trash, ignore_errors=True)
-    else:
+        return
+    # The old run waits in a folder of a unique name (never a user's `<run>.replaced`), and comes
+    # back if the new one cannot take its place.
+    trash = Path(tempfile.mkdtemp(prefix=f".{final.name}.replaced-", dir=final.parent))
+    final.rename(trash / final.name)
+    try:
         work.rename(final)
+    except OSError:
+        (trash / final.name).rename(final)
+        raise
+    finally:
+        if final.exists():
+            shutil.rmtree(trash, ignore_errors=True)
 
 
 def write_text_atomically(path: Path, text: str) -> None:

@@ -158,3 +158,18 @@ def test_a_lock_file_cifarcmp_made_is_reused(tmp_path):
     assert lock.read_text() == ""
     with hold(lock, "x"):
         pass
+
+
+def test_train_replacing_a_finished_run_keeps_a_users_folder_named_like_its_old_copy(tmp_path):
+    # The same rule where `train --force` replaces a finished run: its old copy's folder is its own.
+    from cifarcmp.results import publish
+
+    final = write_fixture_run(tmp_path / "seed-0", "cnn")
+    work = write_fixture_run(tmp_path / "seed-0.incomplete", "cnn", test_accuracy=0.6)
+    users = tmp_path / "seed-0.replaced"
+    users.mkdir()
+    (users / "mine.txt").write_text("mine")
+    publish(work, final)
+    assert (users / "mine.txt").read_text() == "mine"
+    assert sorted(entry.name for entry in tmp_path.iterdir()) == ["seed-0", "seed-0.replaced"]
+    assert '"test_accuracy": 0.6' in (final / "metrics.json").read_text()
