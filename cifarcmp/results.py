@@ -42,6 +42,7 @@ import json
 import math
 import os
 import shutil
+import stat
 import tempfile
 import zipfile
 import zlib
@@ -64,6 +65,8 @@ RUN_FILES = (
     "predictions.npz",
     "samples.npz",
 )
+# Files a run may hold besides RUN_FILES, read by the report or rewritten by `cifarcmp evaluate`.
+OPTIONAL_RUN_FILES = ("gallery.npz", "gradcam.npz", "evaluation.json", "confusion.csv")
 HISTORY_COLUMNS = (
     "epoch",
     "loss",
@@ -386,7 +389,24 @@ def write_json(path: Path, data: dict) -> None:
     write_text_atomically(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
 
 
+def check_plain_file(path: Path) -> None:
+    """Refuse what stands at `path` but is no regular file (nothing there is fine).
+
+    Opening a named pipe blocks until someone writes to it, and a device such as /dev/zero never
+    ends: a reader of one would hang, not fail.
+    """
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return
+    except OSError as error:
+        raise UserError(f"{path}: unreadable ({error.strerror})") from None
+    if not stat.S_ISREG(mode):
+        raise UserError(f"{path}: not a regular file (a pipe, device or folder); a run holds only plain files")
+
+
 def read_json(path: Path) -> dict:
+    check_plain_file(path)
     try:
         return json.loads(path.read_text())
     except FileNotFoundError:
@@ -488,6 +508,8 @@ def load_run(path: Path | str) -> Run:
         raise UserError(f"{path}: an unfinished run (rerun the same train command to resume it)")
     if not path.is_dir():
         raise UserError(f"{path}: no such results directory")
+    for name in (*RUN_FILES, *OPTIONAL_RUN_FILES):
+        check_plain_file(path / name)
     manifest = read_json(path / "manifest.json")
     if not isinstance(manifest, dict) or manifest.get("status") != "complete":
         status = manifest.get("status") if isinstance(manifest, dict) else manifest
@@ -613,6 +635,8 @@ def find_runs(root: Path | str) -> list[Path]:
 
 
 def is_finished(path: Path) -> bool:
+    if not (path / "manifest.json").is_file():  # a pipe there would block the read
+        return False
     try:
         return json.loads((path / "manifest.json").read_text()).get("status") == "complete"
     except (OSError, ValueError):
@@ -670,6 +694,8 @@ def interrupted_run(work: Path, wanted_config: dict, force: bool) -> str:
     if not any(work.iterdir()):
         return "new"
     try:
+        if not (work / "config.json").is_file():  # a pipe there would block the read
+            raise ValueError("not a regular file")
         saved = json.loads((work / "config.json").read_text())
     except (OSError, ValueError):
         raise UserError(

@@ -8,6 +8,7 @@ ignored. Two different runs claiming one model's seed are refused in one line. F
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -74,3 +75,38 @@ def test_real_seeds_are_all_counted(tmp_path):
     write_fixture_run(root / "cnn" / "seed-1", "cnn", seed=1)
     (cnn,) = [group for group in load_groups(root) if group.model == "cnn"]
     assert cnn.seeds == [0, 1] and cnn.ignored == []
+
+
+# The next class: special files where a run's files should be ------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name", ["manifest.json", "config.json", "history.csv", "predictions.npz", "gallery.npz", "gradcam.npz"]
+)
+@pytest.mark.parametrize("command", ["render", "evaluate"])
+def test_a_named_pipe_in_a_run_is_refused_not_waited_on(tmp_path, name, command):
+    # Opening a pipe blocks until something writes to it: render and evaluate hung for ever.
+    root = _results(tmp_path / "results")
+    target = root / "cnn" / "seed-0" / name
+    target.unlink(missing_ok=True)
+    os.mkfifo(target)
+    arguments = [root, "--out", tmp_path / "generated"] if command == "render" else [root]
+    assert_one_line_error(run_cli(command, *arguments, timeout=60), str(target), "not a regular file")
+
+
+def test_a_device_in_a_run_is_refused(tmp_path):
+    root = _results(tmp_path / "results")
+    (root / "cnn" / "seed-0" / "gallery.npz").symlink_to("/dev/zero")
+    assert_one_line_error(run_cli("evaluate", root / "cnn" / "seed-0", timeout=60), "gallery.npz", "not a regular file")
+
+
+@pytest.mark.timeout(30)
+def test_an_interrupted_run_whose_config_is_a_pipe_asks_for_force(tmp_path):
+    from cifarcmp.errors import UserError
+    from cifarcmp.results import interrupted_run
+
+    work = tmp_path / "seed-0.incomplete"
+    work.mkdir()
+    os.mkfifo(work / "config.json")
+    with pytest.raises(UserError, match="--force"):
+        interrupted_run(work, {}, force=False)
