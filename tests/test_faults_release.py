@@ -121,16 +121,52 @@ def test_an_archive_differing_only_in_its_counts_names_just_them(tmp_path, array
     assert len(departures) == 2 and all("images in 10 of 10 classes" in text for text in departures)
 
 
-def test_the_release_itself_has_no_departures():
-    # Full-size, balanced splits in a gzip archive with only the release's members: nothing to say.
+def test_the_release_itself_has_no_departures(tmp_path, arrays):
+    # Full-size, balanced splits: nothing to say about the images.
     labels = np.repeat(np.arange(10), 5000)
-    arrays = cifar_archive.Arrays(
+    full = cifar_archive.Arrays(
         np.zeros((0, 32, 32, 3), np.uint8), labels, np.zeros((0, 32, 32, 3), np.uint8), labels[::5], [], "python"
     )
-    assert release.content_departures(arrays) == []
-    assert release._member_departures(f"{PYTHON}/data_batch_1") == []
-    assert release._member_departures(f"{PYTHON}/readme.html") == []
-    assert release._member_departures(PYTHON) == []
+    assert release.content_departures(full) == []
+    # Exactly the release's members (folder, batches, metadata, readme), gzip-compressed: nothing either.
+    for layout in ("python", "binary"):
+        files = cifar_archive._layout_files(arrays, layout)
+        folder, _ = release.release_members(layout)
+        path = tmp_path / f"{layout}.tar.gz"
+        path.write_bytes(gzip.compress(_tar_bytes({**files, f"{folder}/readme.html": b"<html>"})))
+        assert release.archive_departures(path, layout) == []
+
+
+def test_more_departures_of_the_members(tmp_path, arrays):
+    files = _files(arrays)
+    binary = cifar_archive._layout_files(arrays, "binary")
+    batch = f"{PYTHON}/data_batch_1"
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:  # the same name twice: the second one is read
+        for name, content in [*files.items(), (batch, files[batch])]:
+            info = tarfile.TarInfo(name)
+            info.size = len(content)
+            tar.addfile(info, io.BytesIO(content))
+    cases = {
+        "twice": (buffer.getvalue(), "appears more than once"),
+        "both layouts": (_tar_bytes({**files, **binary}), "data_batch_1.bin"),
+        "no metadata": (_tar_bytes({k: v for k, v in files.items() if not k.endswith("meta")}), "no "),
+    }
+    for case, (tar_bytes, fragment) in cases.items():
+        path = tmp_path / f"{case}.tar.gz"
+        path.write_bytes(gzip.compress(tar_bytes))
+        departures = data.load(str(path)).departures
+        assert any(fragment in text for text in departures[:-2]), (case, departures)
+
+
+def test_an_extracted_folder_without_metadata_says_so(tmp_path, arrays):
+    folder = tmp_path / "extracted"
+    for name, content in _files(arrays).items():
+        if not name.endswith("batches.meta"):
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            (folder / name).write_bytes(content)
+    departures = data.load(str(folder)).departures
+    assert departures[0] == f"no {PYTHON}/batches.meta, so the classes have no names"
 
 
 def test_a_data_set_with_no_test_images_is_refused(tmp_path, arrays):

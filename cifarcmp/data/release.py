@@ -21,9 +21,6 @@ from cifarcmp.data import archive
 
 # The official release: 50,000 training and 10,000 test images, the same number of every class.
 OFFICIAL_IMAGES = {"training": 50_000, "test": 10_000}
-# What the official archives hold besides the batches and the metadata.
-OFFICIAL_EXTRAS = frozenset(f"{folder}/readme.html" for folder in (archive.PYTHON_FOLDER, archive.BINARY_FOLDER))
-OFFICIAL_FOLDERS = frozenset((archive.PYTHON_FOLDER, archive.BINARY_FOLDER))
 # Compressions by their first bytes; the official archives are gzip.
 MAGIC = {b"\x1f\x8b": "gzip", b"\xfd7zXZ\x00": "xz", b"BZh": "bzip2", b"\x28\xb5\x2f\xfd": "zstd"}
 # Bytes after the tar stream read to count them, at most (the official archives pad with zeros
@@ -36,11 +33,40 @@ MAX_DEPARTURE_CHARACTERS = 300
 
 def departures(path: Path, arrays: archive.Arrays) -> list[str]:
     """Every way the copy at `path`, read as `arrays`, differs from the official release."""
-    found = archive_departures(path) if Path(path).is_file() else []
+    path = Path(path)
+    if path.is_file():
+        found = archive_departures(path, arrays.layout)
+    else:
+        found = folder_departures(path, arrays.layout)
     found += content_departures(arrays)
     if len(found) > MAX_DEPARTURES:
         found = found[: MAX_DEPARTURES - 1] + [f"and {len(found) - MAX_DEPARTURES + 1} more departures"]
     return [_printable(text) for text in found]
+
+
+def release_members(layout: str) -> tuple[str, frozenset[str]]:
+    """The folder of the release in `layout` and the files in it (its readme included)."""
+    if layout == "python":
+        names = (*archive.TRAIN_BATCHES, archive.TEST_BATCH, archive.PYTHON_META)
+        folder = archive.PYTHON_FOLDER
+    else:
+        names = (*(f"{name}.bin" for name in (*archive.TRAIN_BATCHES, archive.TEST_BATCH)), archive.BINARY_META)
+        folder = archive.BINARY_FOLDER
+    return folder, frozenset(f"{folder}/{name}" for name in (*names, "readme.html"))
+
+
+def _missing_metadata(layout: str, present: set[str]) -> list[str]:
+    folder, _ = release_members(layout)
+    meta = f"{folder}/{archive.PYTHON_META if layout == 'python' else archive.BINARY_META}"
+    return [] if meta in present else [f"no {meta}, so the classes have no names"]
+
+
+def folder_departures(folder: Path, layout: str) -> list[str]:
+    """An extracted folder without the release's metadata (which names the classes)."""
+    name, _ = release_members(layout)
+    base = folder if folder.name == name else folder / name
+    present = {f"{name}/{file.name}" for file in base.iterdir() if file.is_file()} if base.is_dir() else set()
+    return _missing_metadata(layout, present)
 
 
 def content_departures(arrays: archive.Arrays) -> list[str]:
@@ -58,32 +84,39 @@ def content_departures(arrays: archive.Arrays) -> list[str]:
     return found
 
 
-def archive_departures(path: Path) -> list[str]:
-    """What an archive file holds that the official one does not: its compression, members
-    outside the release (absolute or `..` paths, other files), bytes after the tar stream."""
+def archive_departures(path: Path, layout: str = "python") -> list[str]:
+    """What an archive file holds that the official one (of `layout`) does not: its compression,
+    members outside the release (absolute or `..` paths, other files, the same name twice, the
+    other layout's), missing metadata, bytes after the tar stream."""
     found = []
     with open(path, "rb") as handle:
         start = handle.read(8)
     compression = next((name for magic, name in MAGIC.items() if start.startswith(magic)), "no compression")
     if compression != "gzip":
         found.append(f"the archive is a tar file with {compression}, the release's is gzip-compressed")
+    folder, expected = release_members(layout)
+    seen: set[str] = set()
     try:
         with tarfile.open(path, "r:*") as tar:
             for member in tar:  # archive.read has bounded the number and size of members already
-                found += _member_departures(member.name)
+                name = member.name.removeprefix("./").rstrip("/")
+                if name in seen:
+                    found.append(f"member {member.name!r} appears more than once (the last one is read)")
+                seen.add(name)
+                found += _member_departures(member.name, folder, expected)
             found += _trailing_departures(tar)
     except (tarfile.TarError, EOFError, OSError, ValueError) as error:
         found.append(f"the archive is damaged after its last member ({error})")
-    return found
+    return found + _missing_metadata(layout, seen)
 
 
-def _member_departures(name: str) -> list[str]:
+def _member_departures(name: str, folder: str, expected: frozenset[str]) -> list[str]:
     if name.startswith("/"):
         return [f"member {name!r} has an absolute path"]
     if ".." in Path(name).parts:
         return [f"member {name!r} has a path that climbs out of the archive with '..'"]
     plain = name.removeprefix("./").rstrip("/")
-    if plain in OFFICIAL_FOLDERS or plain in OFFICIAL_EXTRAS or plain in archive._wanted_members():
+    if plain == folder or plain in expected:
         return []
     return [f"member {name!r}, which the release does not hold"]
 
