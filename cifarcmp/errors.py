@@ -51,3 +51,9 @@ def path_error(error: BaseException) -> UserError | None:
 def _short(path: str, limit: int = 160) -> str:
     """A path short enough to read in one line: its start and end, the middle elided."""
     return path if len(path) <= limit else f"{path[: limit // 2]}...{path[-limit // 2 :]}"
+
+
+def one_line(text: object) -> str:
+    """`text` as one printable line: a newline or control character (in a path, say) escaped, so
+    that an error stays the single line it is meant to be."""
+    return "".join(character if character.isprintable() else ascii(character)[1:-1] for character in str(text))

@@ -144,3 +144,22 @@ def _running(pid: int) -> bool:
 def _chromium_env(monkeypatch, tmp_path):
     # print_pdf reads CHROMIUM; the hanging test's script is the one it finds.
     monkeypatch.setenv("CHROMIUM", str(tmp_path / "chromium"))
+
+
+# Odd characters in a path --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ("evaluate", "{tmp}/a\nb"),
+        ("render", "{tmp}/a\nb"),
+        ("render", "{results}", "--out", "{results}/x\n\x1b[31m/generated"),  # inside the results
+        ("data", "--data", "{tmp}/a\rb"),
+    ],
+)
+def test_a_path_with_control_characters_stays_on_one_line(results, tmp_path, arguments):
+    filled = [argument.format(tmp=tmp_path, results=results) for argument in arguments]
+    result = run_cli(*filled)
+    assert_one_line_error(result)
+    assert len(result.stderr.strip().splitlines()) == 1 and "\x1b" not in result.stderr and "\r" not in result.stderr
