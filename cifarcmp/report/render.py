@@ -139,18 +139,18 @@ def _check_out_dir(out_dir: Path, inputs: list[Path], templates_dir: Path) -> No
         raise UserError(f"--out {out_dir}: a file, not a folder; choose another --out")
     if not out_dir.is_dir():
         return
-    entries = _entries(out_dir)
-    if not entries:
-        return
     marker = out_dir / MARKER
     if marker.is_symlink() or not marker.is_file():
         # No marker: a user's folder, however much its names look like render's (figures/, tables/).
-        top = sorted({name.split("/")[0] for name in entries})
-        raise UserError(
-            f"--out {out_dir}: not a folder `cifarcmp render` made (it holds {_listed(top)}); "
-            "choose an empty or new folder"
-        )
-    foreign = _foreign_entries(entries, _marker_list(marker), templates_dir)
+        # Only its top level is listed: --out may be a home folder of millions of files.
+        top = sorted(entry.name for entry in out_dir.iterdir())
+        if top:
+            raise UserError(
+                f"--out {out_dir}: not a folder `cifarcmp render` made (it holds {_listed(top)}); "
+                "choose an empty or new folder"
+            )
+        return
+    foreign = _foreign_entries(_entries(out_dir), _marker_list(marker), templates_dir)
     if foreign:
         raise UserError(
             f"--out {out_dir}: holds files `cifarcmp render` did not write ({_listed(foreign)}), which replacing "
