@@ -207,3 +207,17 @@ def test_a_member_name_with_control_characters_is_named_on_one_line(tmp_path, ar
     path.write_bytes(gzip.compress(_tar_bytes({**_files(arrays), "x\n\x1b[31m": b"x"})))
     departures = data.load(str(path)).departures
     assert any("\\n" in text for text in departures) and all(text.isprintable() for text in departures)
+
+
+def test_a_trained_runs_manifest_keeps_the_departures(tmp_path, arrays):
+    # What train writes (train.provenance.manifest), checked against the results contract.
+    from cifarcmp import results
+    from cifarcmp.train import provenance
+
+    path = tmp_path / "a.tar.xz"
+    path.write_bytes(_xz(_tar_bytes(_files(arrays))))
+    dataset = data.load(str(path))
+    counts = {split: [2] * 10 for split in ("train", "validation", "test")}
+    manifest = provenance.manifest(dataset, counts, started=0.0)
+    results.check(tmp_path / "manifest.json", manifest, results.MANIFEST)
+    assert manifest["data"]["departures"] == dataset.departures and "xz" in dataset.departures[0]
