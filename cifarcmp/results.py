@@ -626,12 +626,20 @@ def find_runs(root: Path | str) -> list[Path]:
         raise UserError(f"{root}: no such results directory")
     if (root / "manifest.json").is_file():
         return [root]
-    runs = sorted(
-        manifest.parent
-        for manifest in root.glob("**/manifest.json")
-        if not any(part.endswith(INCOMPLETE_SUFFIX) for part in manifest.parent.parts)
-    )
-    return runs
+    runs = []
+    # Links are not walked into (a link to / would walk the whole disk), but a link to a run is that
+    # run: results/paper/cnn/seed-1 -> /other/disk/run counts, as `cifarcmp plan` counts it done.
+    for parent, folders, files in os.walk(root):
+        parent = Path(parent)
+        folders[:] = sorted(name for name in folders if not name.endswith(INCOMPLETE_SUFFIX))
+        if "manifest.json" in files:
+            runs.append(parent)
+        runs += [
+            parent / name
+            for name in folders
+            if (parent / name).is_symlink() and os.path.lexists(parent / name / "manifest.json")
+        ]
+    return sorted(runs)
 
 
 def is_finished(path: Path) -> bool:

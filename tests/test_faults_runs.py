@@ -17,6 +17,7 @@ from conftest import assert_one_line_error, run_cli
 from fixtures import write_fixture_run
 
 from cifarcmp.analysis.runs import load_groups
+from cifarcmp.results import find_runs
 
 
 def _results(root: Path) -> Path:
@@ -110,3 +111,29 @@ def test_an_interrupted_run_whose_config_is_a_pipe_asks_for_force(tmp_path):
     os.mkfifo(work / "config.json")
     with pytest.raises(UserError, match="--force"):
         interrupted_run(work, {}, force=False)
+
+
+# Runs reached through a link -----------------------------------------------------------------------
+
+
+def test_a_linked_run_is_counted_as_plan_counts_it(tmp_path):
+    # A seed kept on another disk and linked in was silently left out: n = 1 where plan said 2 done.
+    root = _results(tmp_path / "results")
+    elsewhere = write_fixture_run(tmp_path / "other-disk" / "run", "cnn", seed=1)
+    (root / "cnn" / "seed-1").symlink_to(elsewhere)
+    (cnn,) = [group for group in load_groups(root) if group.model == "cnn"]
+    assert cnn.seeds == [0, 1]
+
+
+def test_a_link_to_a_run_beside_it_is_the_same_run(tmp_path):
+    root = _results(tmp_path / "results")
+    (root / "cnn" / "seed-1").symlink_to(root / "cnn" / "seed-0")
+    (cnn,) = [group for group in load_groups(root) if group.model == "cnn"]
+    assert cnn.seeds == [0] and cnn.ignored == [(root / "cnn" / "seed-1", root / "cnn" / "seed-0")]
+
+
+def test_links_to_folders_that_are_not_runs_are_not_walked(tmp_path):
+    root = _results(tmp_path / "results")
+    (root / "cnn" / "everything").symlink_to("/")
+    (root / "cnn" / "loop").symlink_to(root)
+    assert [path.relative_to(root).as_posix() for path in find_runs(root)] == ["cnn/seed-0", "resnet50/seed-0"]
