@@ -668,6 +668,9 @@ def check_destination(out: Path, force: bool) -> None:
         raise UserError(f"{out}: a name cifarcmp uses for its own files; choose another --out")
     if out.exists() and not out.is_dir():
         raise UserError(f"{out}: exists and is not a directory; choose another --out")
+    # A loop of links in the path: resolve() raises on it (the command gives one line), here
+    # rather than after Keras is imported and the data read.
+    out.resolve()
     finished = is_finished(out)
     if finished and not force:
         raise UserError(f"{out}: already holds a finished run; pass --force to replace it")
