@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from cifarcmp.config import MODELS, PRECISIONS, PROFILES
-from cifarcmp.errors import UserError, disk_error
+from cifarcmp.errors import UserError, disk_error, one_line, path_error
 
 MAX_SEED = 2**32 - 1
 
@@ -166,13 +166,14 @@ def main(argv: list[str] | None = None) -> int:
         }
         return commands[arguments.command](arguments)
     except UserError as error:
-        print(f"cifarcmp: error: {error}", file=sys.stderr)
+        print(f"cifarcmp: error: {one_line(error)}", file=sys.stderr)
         return 1
-    except OSError as error:
-        translated = disk_error(error)
+    except (OSError, RuntimeError) as error:
+        # A full or read-only disk, a path too long or looping: one line; anything else is a bug.
+        translated = (disk_error(error) if isinstance(error, OSError) else None) or path_error(error)
         if translated is None:
             raise
-        print(f"cifarcmp: error: {translated}", file=sys.stderr)
+        print(f"cifarcmp: error: {one_line(translated)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(
@@ -419,6 +420,8 @@ def _data(arguments) -> int:
     print(
         f"sha256:      {dataset.sha256}  ({'verified against the official checksum' if dataset.verified else 'not the official checksum'})"
     )
+    for departure in dataset.departures:
+        print(f"NOT the official release: {departure}")
     print(
         f"images:      {len(dataset.y_train)} train, {len(dataset.y_test)} test, {dataset.x_train.dtype} {dataset.x_train.shape[1:]}"
     )

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import csv
 import datetime
+import errno
 import io
 import json
 import math
@@ -65,6 +66,8 @@ RUN_FILES = (
     "predictions.npz",
     "samples.npz",
 )
+# Files a run may hold besides RUN_FILES, read by the report or rewritten by `cifarcmp evaluate`.
+OPTIONAL_RUN_FILES = ("gallery.npz", "gradcam.npz", "evaluation.json", "confusion.csv")
 HISTORY_COLUMNS = (
     "epoch",
     "loss",
@@ -269,6 +272,8 @@ MANIFEST = _record(
                 "sha256": _Optional(_text(64)),
                 "verified": _Optional(BOOLEAN),
                 "description": _Optional(_text(2000, printable=False)),
+                # How data that is not the official release differs from it (data.release).
+                "departures": _Optional(_list(_text(300, 1), limit=20)),
                 "class_names": _list(CLASS_NAME, length=CLASSES),
                 "counts": _record({split: _list(COUNT, length=CLASSES) for split in ("train", "validation", "test")}),
             }
@@ -394,27 +399,32 @@ def write_json(path: Path, data: dict) -> None:
 
 
 # The largest text file a run writes is its summary.json (a few hundred KB for ResNet50); a results
-# folder from elsewhere may hold a file that unzips to gigabytes, or a FIFO that never ends.
+# folder from elsewhere may hold a file that unzips to gigabytes.
 MAX_TEXT_FILE_BYTES = 16 * 1024 * 1024
 
 
-def _check_readable_file(path: Path) -> None:
-    """A regular file of a size a run writes, or UserError, before anything is read from it."""
+def check_plain_file(path: Path, limit: int | None = None) -> None:
+    """Refuse what stands at `path` but is no regular file (nothing there is fine), or one larger
+    than `limit` bytes.
+
+    Opening a named pipe blocks until someone writes to it, and a device such as /dev/zero never
+    ends: a reader of one would hang, not fail.
+    """
     try:
         status = path.stat()
     except FileNotFoundError:
-        return  # the reader's own FileNotFoundError message says what is missing
+        return
     except OSError as error:
         raise UserError(f"{path}: unreadable ({error.strerror})") from None
     if not stat.S_ISREG(status.st_mode):
-        raise UserError(f"{path}: not a regular file; this is not a finished run")
-    if status.st_size > MAX_TEXT_FILE_BYTES:
-        raise UserError(f"{path}: {status.st_size:,} bytes, more than a run writes ({MAX_TEXT_FILE_BYTES:,})")
+        raise UserError(f"{path}: not a regular file (a pipe, device or folder); a run holds only plain files")
+    if limit is not None and status.st_size > limit:
+        raise UserError(f"{path}: {status.st_size:,} bytes, more than a run writes ({limit:,})")
 
 
 def read_json(path: Path) -> dict:
+    check_plain_file(path, MAX_TEXT_FILE_BYTES)
     try:
-        _check_readable_file(path)
         return json.loads(path.read_text())
     except FileNotFoundError:
         raise UserError(f"{path}: missing; this is not a finished run") from None
@@ -446,7 +456,7 @@ def read_history_log(path: Path) -> list[dict]:
 def read_history(path: Path) -> list[dict]:
     """history.csv's rows as numbers, checked: every value finite and in range, epochs 1..N in order."""
     try:
-        _check_readable_file(path)
+        check_plain_file(path, MAX_TEXT_FILE_BYTES)
         with path.open(newline="") as handle:
             reader = csv.DictReader(handle)
             columns = reader.fieldnames or ()
@@ -516,6 +526,8 @@ def load_run(path: Path | str) -> Run:
         raise UserError(f"{path}: an unfinished run (rerun the same train command to resume it)")
     if not path.is_dir():
         raise UserError(f"{path}: no such results directory")
+    for name in (*RUN_FILES, *OPTIONAL_RUN_FILES):
+        check_plain_file(path / name)
     manifest = read_json(path / "manifest.json")
     if not isinstance(manifest, dict) or manifest.get("status") != "complete":
         status = manifest.get("status") if isinstance(manifest, dict) else manifest
@@ -666,17 +678,27 @@ def find_runs(root: Path | str) -> list[Path]:
         raise UserError(f"{root}: no such results directory")
     if (root / "manifest.json").is_file():
         return [root]
-    runs = sorted(
-        manifest.parent
-        for manifest in root.glob("**/manifest.json")
-        if not any(part.endswith(INCOMPLETE_SUFFIX) for part in manifest.parent.parts)
-    )
-    return runs
+    runs = []
+    # Links are not walked into (a link to / would walk the whole disk), but a link to a run is that
+    # run: results/paper/cnn/seed-1 -> /other/disk/run counts, as `cifarcmp plan` counts it done.
+    for parent, folders, files in os.walk(root):
+        parent = Path(parent)
+        folders[:] = sorted(name for name in folders if not name.endswith(INCOMPLETE_SUFFIX))
+        if "manifest.json" in files:
+            runs.append(parent)
+        runs += [
+            parent / name
+            for name in folders
+            if (parent / name).is_symlink() and os.path.lexists(parent / name / "manifest.json")
+        ]
+    return sorted(runs)
 
 
 def is_finished(path: Path) -> bool:
+    if not (path / "manifest.json").is_file():  # a pipe there would block the read
+        return False
     try:
-        _check_readable_file(path / "manifest.json")
+        check_plain_file(path / "manifest.json", MAX_TEXT_FILE_BYTES)
         return json.loads((path / "manifest.json").read_text()).get("status") == "complete"
     except (OSError, ValueError, UserError, AttributeError):
         return False
@@ -699,6 +721,9 @@ def check_destination(out: Path, force: bool) -> None:
         raise UserError(f"{out}: a name cifarcmp uses for its own files; choose another --out")
     if out.exists() and not out.is_dir():
         raise UserError(f"{out}: exists and is not a directory; choose another --out")
+    # A loop of links in the path: resolve() raises on it (the command gives one line), here
+    # rather than after Keras is imported and the data read.
+    out.resolve()
     finished = is_finished(out)
     if finished and not force:
         raise UserError(f"{out}: already holds a finished run; pass --force to replace it")
@@ -733,6 +758,8 @@ def interrupted_run(work: Path, wanted_config: dict, force: bool) -> str:
     if not any(work.iterdir()):
         return "new"
     try:
+        if not (work / "config.json").is_file():  # a pipe there would block the read
+            raise ValueError("not a regular file")
         saved = json.loads((work / "config.json").read_text())
     except (OSError, ValueError):
         raise UserError(
@@ -747,14 +774,21 @@ def interrupted_run(work: Path, wanted_config: dict, force: bool) -> str:
 
 def publish(work: Path, final: Path) -> None:
     """Move a completed work directory into place; an old finished run there goes only after."""
-    if final.exists():
-        trash = final.with_name(final.name + ".replaced")
-        shutil.rmtree(trash, ignore_errors=True)
-        final.rename(trash)
+    if not final.exists():
         work.rename(final)
-        shutil.rmtree(trash, ignore_errors=True)
-    else:
+        return
+    # The old run waits in a folder of a unique name (never a user's `<run>.replaced`), and comes
+    # back if the new one cannot take its place.
+    trash = Path(tempfile.mkdtemp(prefix=f".{final.name}.replaced-", dir=final.parent))
+    final.rename(trash / final.name)
+    try:
         work.rename(final)
+    except OSError:
+        (trash / final.name).rename(final)
+        raise
+    finally:
+        if final.exists():
+            shutil.rmtree(trash, ignore_errors=True)
 
 
 def write_text_atomically(path: Path, text: str) -> None:
@@ -763,15 +797,77 @@ def write_text_atomically(path: Path, text: str) -> None:
     A reader (the report, a browser download) then sees the old file or the new one, never half
     of one, even if the writer is interrupted.
     """
+    temporary = _written_temporary(path, text)
+    try:
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _written_temporary(path: Path, text: str) -> str:
+    """`text` in a new temporary file beside `path`, flushed to the disk; its name.
+
+    fsync makes a full disk or an exceeded quota fail here, where it can still be reported, rather
+    than after the rename (file systems that allocate late, or network ones, report it only then).
+    """
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(handle, 0o666 & ~_umask())  # mkstemp makes 0600; give what open() would
         with os.fdopen(handle, "w", newline="") as stream:
             stream.write(text)
-        os.replace(temporary, path)
+            stream.flush()
+            os.fsync(stream.fileno())
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+    return temporary
+
+
+def write_texts_together(folder: Path, texts: dict[str, str]) -> None:
+    """Replace several files of `folder` as one: afterwards all are new, or, if anything failed,
+    all are as they were (or absent, as they were).
+
+    Every new file is written in full first; only then are they renamed into place, each old one
+    kept under a temporary name until all are, and put back if a rename fails.
+    """
+    temporaries: dict[str, str] = {}
+    previous: dict[str, Path] = {}
+    placed: list[str] = []
+    try:
+        for name, text in texts.items():
+            temporaries[name] = _written_temporary(folder / name, text)
+        for name in texts:
+            if (folder / name).exists():
+                previous[name] = _kept_copy(folder / name)
+        for name in texts:
+            os.replace(temporaries[name], folder / name)
+            placed.append(name)
+    except BaseException:
+        for name in placed:  # put back what was there before
+            if name in previous:
+                os.replace(previous[name], folder / name)
+            else:
+                (folder / name).unlink(missing_ok=True)
+        raise
+    finally:
+        for leftover in [*temporaries.values(), *previous.values()]:
+            Path(leftover).unlink(missing_ok=True)
+
+
+def _kept_copy(path: Path) -> Path:
+    """A second name for `path` (a hard link: no space needed; a copy where links are not allowed)."""
+    handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".previous")
+    os.close(handle)
+    kept = Path(name)
+    kept.unlink()
+    try:
+        os.link(path, kept)
+    except OSError as error:
+        if error.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK):
+            raise
+        shutil.copyfile(path, kept)
+    return kept
 
 
 def _umask() -> int:
@@ -792,11 +888,16 @@ def confusion_csv(counts: list[list[int]], names: list[str]) -> str:
 
 def write_evaluation(run: Run, result: dict) -> None:
     """Store an evaluation (`analysis.evaluation.evaluation`) as evaluation.json and confusion.csv."""
+    texts = {
+        "evaluation.json": json.dumps(result, indent=2) + "\n",
+        "confusion.csv": confusion_csv(result["confusion"]["counts"], result["class_names"]),
+    }
     try:
-        write_text_atomically(run.path / "evaluation.json", json.dumps(result, indent=2) + "\n")
-        write_text_atomically(
-            run.path / "confusion.csv", confusion_csv(result["confusion"]["counts"], result["class_names"])
-        )
+        # Both or neither: evaluation.json and confusion.csv of one evaluation always go together.
+        write_texts_together(run.path, texts)
     except OSError as error:
-        # A read-only or full file system: one line, and the temporary file is already gone.
-        raise UserError(f"{run.path}: cannot write evaluation.json ({error.strerror or error})") from None
+        # A read-only or full file system: one line; the previous evaluation is whole, no temporary file left.
+        raise UserError(
+            f"{run.path}: cannot write evaluation.json and confusion.csv ({error.strerror or error}); "
+            "the previous evaluation is unchanged"
+        ) from None

@@ -325,13 +325,15 @@ def test_render_keeps_a_users_folder_and_replaces_its_own(tmp_path):
     assert (empty / MARKER).is_file()
 
 
-def test_a_rendering_from_before_the_marker_is_still_replaced(tmp_path):
+def test_a_folder_without_the_marker_is_never_replaced(tmp_path):
+    # Even one holding only render's own names: without the marker it may be a user's (issue 19).
     root = _results(tmp_path / "results")
     out = tmp_path / "generated"
     render(root, out)
     (out / MARKER).unlink()
-    render(root, out)
-    assert (out / MARKER).is_file()
+    with pytest.raises(UserError, match="not a folder `cifarcmp render` made"):
+        render(root, out)
+    assert (out / "comparison.md").is_file()
 
 
 def test_a_second_render_of_the_same_folder_is_refused_while_one_runs(tmp_path):
@@ -379,7 +381,9 @@ def test_a_full_disk_keeps_the_previous_pages_and_no_temporary_folder(tmp_path, 
     original = getattr(Path, failing)
 
     def full(self, *arguments, **options):
-        if ".generated.rendering" in str(self) and (failing == "write_text" or self.name.endswith("rendering")):
+        if ".generated.rendering" in str(self) and (
+            failing == "write_text" or self.name.startswith(".generated.rendering")
+        ):
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self))
         return original(self, *arguments, **options)
 

@@ -9,7 +9,7 @@ for the banner at the top of every page. Reads through `cifarcmp.results`; write
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +38,9 @@ class RunGroup:
     model: str
     runs: list[Run]
     label: str = ""  # defaults to the model's short name
+    # Folders holding a copy of one of `runs` (same configuration, seed and data), counted once:
+    # (the copy that was left out, the run that was kept).
+    ignored: list[tuple[Path, Path]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.label = self.label or label(self.model, short=True)
@@ -79,7 +82,49 @@ def load_groups(results_root: Path) -> list[RunGroup]:
         )
     for run in runs:
         check_run(run, runs[0])
-    return group_runs(runs)
+    kept, ignored = distinct_runs(runs)
+    groups = group_runs(kept)
+    for group in groups:
+        group.ignored = [(copy.path, run.path) for copy, run in ignored if run.model == group.model]
+    return groups
+
+
+def run_identity(run: Run) -> str:
+    """What makes a run the run it is: its whole configuration (seed included) and its data."""
+    data = run.manifest["data"]
+    return json.dumps([run.config, data.get("sha256") or data["source"]], sort_keys=True)
+
+
+def distinct_runs(runs: list[Run]) -> tuple[list[Run], list[tuple[Run, Run]]]:
+    """The runs, each counted once, and the (copy, kept run) pairs left out.
+
+    A run folder copied under another seed's name, or nested in a backup, is still one run: two
+    folders with the same configuration, seed and data are the same run, and counting both would
+    report n = 2 from one seed. The one kept is the folder named as training names it
+    (`seed-<N>`), then the shallower, then the first by path. Two different runs of one model and
+    seed cannot both be counted either: that is one line.
+    """
+
+    def preference(run: Run) -> tuple:
+        return (run.path.name != f"seed-{run.config['seed']}", len(run.path.parts), str(run.path))
+
+    kept: dict[str, Run] = {}
+    ignored = []
+    for run in sorted(runs, key=preference):
+        identity = run_identity(run)
+        if identity in kept:
+            ignored.append((run, kept[identity]))
+        else:
+            kept[identity] = run
+    by_seed: dict[tuple[str, int], Run] = {}
+    for run in kept.values():
+        other = by_seed.setdefault((run.model, run.config["seed"]), run)
+        if other is not run:
+            raise UserError(
+                f"{run.path} and {other.path}: two different runs of {run.model} with seed {run.config['seed']} "
+                "(their configuration or data differ); one seed is one run, so move one of them out of the results"
+            )
+    return list(kept.values()), ignored
 
 
 def check_run(run: Run, first: Run) -> None:
@@ -112,6 +157,7 @@ def provenance(groups: list[RunGroup]) -> dict:
                     "synthetic": bool(data["synthetic"]),
                     "sha256": data.get("sha256", ""),
                     "verified": bool(data.get("verified", False)),
+                    "departures": list(data.get("departures", [])),
                     # git_state() writes a null commit where git was missing.
                     "commit": (manifest["git"]["commit"] or "unknown")[:10]
                     + (" (dirty)" if manifest["git"].get("dirty") else ""),
@@ -134,6 +180,8 @@ def provenance(groups: list[RunGroup]) -> dict:
         "commit": distinct("commit"),
         "date": max(entry["finished"] for entry in entries)[:10],
         "synthetic": any(entry["synthetic"] for entry in entries),
+        # How the data of any run differs from the official release (each said once), for the banner.
+        "departures": list(dict.fromkeys(text for entry in entries for text in entry["departures"])),
     }
 
 

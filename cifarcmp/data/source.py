@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cifarcmp.data import archive, synthetic
+from cifarcmp.data import archive, release, synthetic
 from cifarcmp.errors import UserError, disk_error
 
 OFFICIAL_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
@@ -48,6 +48,9 @@ class Dataset:
     verified: bool  # matched a published checksum of the official release
     description: str
     counts: dict = field(default_factory=dict)
+    # How a copy that is not the official release differs from it (data.release), for the manifest
+    # and every page; empty for the verified release and for synthetic data.
+    departures: list[str] = field(default_factory=list)
 
 
 def cache_dir() -> Path:
@@ -77,6 +80,9 @@ def load(source: str) -> Dataset:
     check_source(source)
     path = Path(source).expanduser()
     arrays = archive.read(path)
+    for split, labels in (("training", arrays.y_train), ("test", arrays.y_test)):
+        if len(labels) == 0:  # nothing to train on, or to evaluate the trained model on
+            raise UserError(f"--data {source}: holds no {split} images (every {split} batch is empty); not CIFAR-10")
     if path.is_file():
         digest = file_sha256(path)
         verified = digest == OFFICIAL_SHA256 or file_md5(path) in OFFICIAL_MD5
@@ -85,7 +91,18 @@ def load(source: str) -> Dataset:
         digest = folder_sha256(path)
         verified = False
         note = "an extracted folder, which has no published checksum"
-    return _dataset(arrays, str(path), path, digest, verified, f"CIFAR-10 from {path} ({arrays.layout} layout, {note})")
+    # A copy the checksum vouches for is the release; any other is inspected for what differs.
+    departures = [] if verified else release.departures(path, arrays)
+    if departures:
+        # The description is one line of the manifest (2,000 characters at most); the full list is
+        # the manifest's data.departures.
+        shown = "; ".join(departures[:3]) + ("; ..." if len(departures) > 3 else "")
+        note += f"; NOT the official release: {shown}"[:1000]
+    dataset = _dataset(
+        arrays, str(path), path, digest, verified, f"CIFAR-10 from {path} ({arrays.layout} layout, {note})"
+    )
+    dataset.departures = departures
+    return dataset
 
 
 def fetch(origin: str | None = None, sha256: str = OFFICIAL_SHA256, filename: str = OFFICIAL_FILENAME) -> Path:

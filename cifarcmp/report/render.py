@@ -19,6 +19,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
+import tempfile
 import textwrap
 from pathlib import Path
 
@@ -38,7 +40,7 @@ from cifarcmp.analysis.runs import (
     load_studies,
     provenance,
 )
-from cifarcmp.errors import UserError
+from cifarcmp.errors import UserError, one_line
 from cifarcmp.lock import hold
 from cifarcmp.report import figures
 from cifarcmp.report.tables import arms_table, build_tables, to_markdown, write_table
@@ -64,12 +66,15 @@ FILTERS = {
 }
 
 
-# Written into every rendering: render replaces only a folder holding it (or an empty one), so
-# `--out` pointing at the results, a home folder or a user's notes can never be deleted.
+# Written into every rendering, with the list of every file and folder render put there: render
+# replaces only a folder holding it, and only while that folder holds nothing else, so `--out`
+# pointing at the results, a home folder or a user's notes can never be deleted.
 MARKER = ".cifarcmp-generated"
-# What render writes besides the pages: a folder of only these (and pages) is a rendering made
-# before the marker existed, and is replaced as before.
-_RENDERED = {"snippets", "tables", "figures", "run.json", "studies.json"}
+MARKER_HEADING = "Written by `cifarcmp render`; the next render replaces this folder. It wrote:"
+# Render's own folders beside --out (the new rendering, the previous one) get names no one else
+# can hold: a fixed prefix, then a part tempfile.mkdtemp makes unique, and a marker inside.
+WORK_PREFIX = "rendering-"
+PREVIOUS_PREFIX = "previous-"
 
 
 def render(
@@ -80,19 +85,37 @@ def render(
     One render per folder at a time (a lock beside it); a second one gets one line and waits for
     nothing. Anything that goes wrong leaves the previous rendering as it was and no temporary folder.
     """
-    results_root, out_dir = Path(results_root).resolve(), Path(out_dir).resolve()
+    given = Path(out_dir).absolute()
+    if given.is_symlink():
+        # Replacing the link's target would follow it out of the folder the user named.
+        raise UserError(
+            f"--out {given}: a symbolic link (to {os.readlink(given)}); give a real folder, which render replaces"
+        )
+    results_root, out_dir = Path(results_root).resolve(), given.resolve()
     templates_dir = Path(templates_dir)
     groups = load_groups(results_root)
+    for group in groups:
+        for copy, kept in group.ignored:
+            # Said, not silent: the reader's n is one less than the folders they may count.
+            print(
+                one_line(
+                    f"cifarcmp: note: {copy} holds the same run as {kept} (same configuration, seed and data); "
+                    f"counted once, {copy} ignored"
+                ),
+                file=sys.stderr,
+            )
     studies = load_studies(default_studies_root(results_root))
     _check_out_dir(out_dir, [results_root, *([studies.root.resolve()] if studies else [])], templates_dir)
-    work = out_dir.with_name(f".{out_dir.name}.rendering")
     try:
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
         with hold(out_dir.with_name(f".{out_dir.name}.lock"), f"{out_dir} (another render)"):
-            shutil.rmtree(work, ignore_errors=True)  # left by a render that was killed
+            _remove_leftovers(out_dir)  # of a render that was killed
+            work = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.{WORK_PREFIX}", dir=out_dir.parent))
             try:
-                work.mkdir(parents=True)
-                (work / MARKER).write_text("Written by `cifarcmp render`; the next render replaces this folder.\n")
+                (work / MARKER).write_text(MARKER_HEADING + "\n")
                 _render_into(work, groups, studies, results_root, out_dir, templates_dir)
+                _write_marker(work)
+                _check_out_dir(out_dir, [], templates_dir)  # again: a user may have written there meanwhile
                 _swap(work, out_dir)
             finally:
                 shutil.rmtree(work, ignore_errors=True)
@@ -113,17 +136,87 @@ def _check_out_dir(out_dir: Path, inputs: list[Path], templates_dir: Path) -> No
             raise UserError(f"--out {out_dir}: holds the results {source}; choose a folder of its own")
         if source in out_dir.parents:
             raise UserError(f"--out {out_dir}: lies inside the results {source}; choose a folder outside them")
-    if out_dir.exists() and not out_dir.is_dir():
+    if out_dir.is_symlink() or (out_dir.exists() and not out_dir.is_dir()):
         raise UserError(f"--out {out_dir}: a file, not a folder; choose another --out")
-    if not out_dir.is_dir() or (out_dir / MARKER).is_file():
+    if not out_dir.is_dir():
         return
-    pages = {path.name.removesuffix(".j2") for path in (templates_dir / "pages").glob("*.md.j2")}
-    foreign = sorted(entry.name for entry in out_dir.iterdir() if entry.name not in _RENDERED | pages)
+    marker = out_dir / MARKER
+    if marker.is_symlink() or not marker.is_file():
+        # No marker: a user's folder, however much its names look like render's (figures/, tables/).
+        # Only its top level is listed: --out may be a home folder of millions of files.
+        top = sorted(entry.name for entry in out_dir.iterdir())
+        if top:
+            raise UserError(
+                f"--out {out_dir}: not a folder `cifarcmp render` made (it holds {_listed(top)}); "
+                "choose an empty or new folder"
+            )
+        return
+    foreign = _foreign_entries(_entries(out_dir), _marker_list(marker), templates_dir)
     if foreign:
         raise UserError(
-            f"--out {out_dir}: not a folder `cifarcmp render` made (it holds {', '.join(foreign[:3])}"
-            f"{', ...' if len(foreign) > 3 else ''}); choose an empty or new folder"
+            f"--out {out_dir}: holds files `cifarcmp render` did not write ({_listed(foreign)}), which replacing "
+            "it would delete; move them away or choose another --out"
         )
+
+
+def _listed(names: list[str]) -> str:
+    return f"{', '.join(names[:3])}{', ...' if len(names) > 3 else ''}"
+
+
+def _foreign_entries(entries: dict[str, str], written: dict[str, str] | None, templates_dir: Path) -> list[str]:
+    """The entries of a rendering that render did not write (a file a user put there, a link)."""
+    if written is None:
+        # A marker from before render listed its files: only render's own top-level names.
+        pages = {path.name.removesuffix(".j2") for path in (templates_dir / "pages").glob("*.md.j2")}
+        allowed = _RENDERED_BEFORE_LISTS | pages
+        return sorted(name for name, kind in entries.items() if name.split("/")[0] not in allowed or kind == "link")
+    return sorted(name for name, kind in entries.items() if written.get(name) != kind)
+
+
+# The top-level names a marker without a list vouches for (the renders that wrote such markers).
+_RENDERED_BEFORE_LISTS = {"snippets", "tables", "figures", "run.json", "studies.json", MARKER}
+
+
+def _entries(folder: Path) -> dict[str, str]:
+    """Every entry below `folder` (relative path -> "file", "folder" or "link"), following no link."""
+    found = {}
+    for parent, folders, files in os.walk(folder, followlinks=False):
+        for name in folders + files:
+            path = Path(parent) / name
+            kind = "link" if path.is_symlink() else "folder" if path.is_dir() else "file"
+            found[path.relative_to(folder).as_posix()] = kind
+    return found
+
+
+def _marker_list(marker: Path) -> dict[str, str] | None:
+    """The entries a marker says render wrote, or None for a marker that lists none (older renders)."""
+    lines = marker.read_text(errors="replace").splitlines()
+    if not lines or lines[0] != MARKER_HEADING:
+        return None
+    listed = {}
+    for line in lines[1:]:
+        kind, _, name = line.partition(" ")
+        if kind in ("file", "folder") and name:
+            listed[name] = kind
+    listed[MARKER] = "file"
+    return listed
+
+
+def _write_marker(work: Path) -> None:
+    entries = _entries(work)
+    lines = [MARKER_HEADING, *(f"{kind} {name}" for name, kind in sorted(entries.items()) if name != MARKER)]
+    (work / MARKER).write_text("\n".join(lines) + "\n")
+
+
+def _remove_leftovers(out_dir: Path) -> None:
+    """Render's own folders beside `out_dir` that a killed render left: unique names, marker inside."""
+    for prefix in (WORK_PREFIX, PREVIOUS_PREFIX):
+        for leftover in out_dir.parent.glob(f".{out_dir.name}.{prefix}*"):
+            if leftover.is_symlink() or not leftover.is_dir() or not (leftover / MARKER).is_file():
+                continue
+            if prefix == PREVIOUS_PREFIX and not out_dir.exists() and (leftover / out_dir.name).is_dir():
+                (leftover / out_dir.name).rename(out_dir)  # a render killed mid-swap: the previous pages return
+            shutil.rmtree(leftover, ignore_errors=True)
 
 
 def environment(templates_dir: Path | str = paths.TEMPLATES_DIR) -> jinja2.Environment:
@@ -297,6 +390,14 @@ def _render_into(
         ],
         "synthetic": context["synthetic"],
     }
+    # Copies of a run found beside it and counted once (see analysis.runs.distinct_runs).
+    ignored = [
+        {"path": os.path.relpath(copy, out_dir), "same_as": os.path.relpath(kept, out_dir)}
+        for group in groups
+        for copy, kept in group.ignored
+    ]
+    if ignored:
+        site["ignored"] = ignored
     (work / "run.json").write_text(json.dumps(site, indent=2) + "\n")
     record = {
         "studies_root": os.path.relpath(studies.root.resolve(), out_dir) if studies else None,
@@ -318,14 +419,20 @@ def snippet_html(text: str) -> str:
 
 def _swap(work: Path, out_dir: Path) -> None:
     """Put the finished `work` where `out_dir` is; the old pages go only once the new are there."""
-    old = out_dir.with_name(f".{out_dir.name}.old")
-    shutil.rmtree(old, ignore_errors=True)
-    if out_dir.exists():
-        out_dir.rename(old)
-    try:
+    if not out_dir.exists():
         work.rename(out_dir)
-    except OSError:
-        if old.exists():
-            old.rename(out_dir)  # put the previous pages back
-        raise
-    shutil.rmtree(old, ignore_errors=True)
+        return
+    # The previous rendering waits inside a folder of a unique name, marked as render's own.
+    previous = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.{PREVIOUS_PREFIX}", dir=out_dir.parent))
+    moved = previous / out_dir.name
+    try:
+        (previous / MARKER).write_text(MARKER_HEADING + "\n")
+        out_dir.rename(moved)
+        try:
+            work.rename(out_dir)
+        except OSError:
+            moved.rename(out_dir)  # put the previous pages back
+            raise
+    finally:
+        if out_dir.exists():  # else the previous pages are still in `previous`: the next render restores them
+            shutil.rmtree(previous, ignore_errors=True)

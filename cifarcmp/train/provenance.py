@@ -31,6 +31,7 @@ def manifest(dataset, counts: dict, started: float) -> dict:
             "sha256": dataset.sha256,
             "verified": dataset.verified,
             "description": dataset.description,
+            "departures": list(dataset.departures),
             "class_names": list(dataset.class_names),
             "counts": counts,
         },
