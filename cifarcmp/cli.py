@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from cifarcmp.config import MODELS, PRECISIONS, PROFILES
-from cifarcmp.errors import UserError, disk_error, one_line, path_error
+from cifarcmp.errors import UserError, disk_error, path_error, terminal_line
 
 MAX_SEED = 2**32 - 1
 
@@ -166,14 +166,14 @@ def main(argv: list[str] | None = None) -> int:
         }
         return commands[arguments.command](arguments)
     except UserError as error:
-        print(f"cifarcmp: error: {one_line(error)}", file=sys.stderr)
+        print(f"cifarcmp: error: {terminal_line(error)}", file=sys.stderr)
         return 1
     except (OSError, RuntimeError) as error:
         # A full or read-only disk, a path too long or looping: one line; anything else is a bug.
         translated = (disk_error(error) if isinstance(error, OSError) else None) or path_error(error)
         if translated is None:
             raise
-        print(f"cifarcmp: error: {one_line(translated)}", file=sys.stderr)
+        print(f"cifarcmp: error: {terminal_line(translated)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(

@@ -53,7 +53,7 @@ def _short(path: str, limit: int = 160) -> str:
     return path if len(path) <= limit else f"{path[: limit // 2]}...{path[-limit // 2 :]}"
 
 
-def one_line(text: object) -> str:
+def terminal_line(text: object) -> str:
     """`text` as one printable line: a newline or control character (in a path, say) escaped, so
     that an error stays the single line it is meant to be."""
     return "".join(character if character.isprintable() else ascii(character)[1:-1] for character in str(text))

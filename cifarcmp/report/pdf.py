@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 
 from cifarcmp import paths
-from cifarcmp.errors import UserError, disk_error, one_line, path_error
+from cifarcmp.errors import UserError, disk_error, path_error, terminal_line
 
 PDF_NAME = "report.pdf"
 CHROMIUM_FLAGS = (
@@ -106,10 +106,10 @@ if __name__ == "__main__":
     try:
         print(print_pdf(*sys.argv[1:2]))
     except UserError as error:
-        sys.exit(f"cifarcmp: error: {one_line(error)}")
+        sys.exit(f"cifarcmp: error: {terminal_line(error)}")
     except OSError as error:
         # The site folder on a full disk, a path too long: one line, as the cifarcmp command gives.
         translated = disk_error(error) or path_error(error)
         if translated is None:
             raise
-        sys.exit(f"cifarcmp: error: {one_line(translated)}")
+        sys.exit(f"cifarcmp: error: {terminal_line(translated)}")

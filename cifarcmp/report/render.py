@@ -40,7 +40,7 @@ from cifarcmp.analysis.runs import (
     load_studies,
     provenance,
 )
-from cifarcmp.errors import UserError, one_line
+from cifarcmp.errors import UserError, terminal_line
 from cifarcmp.lock import hold
 from cifarcmp.report import figures
 from cifarcmp.report.tables import arms_table, build_tables, to_markdown, write_table
@@ -98,7 +98,7 @@ def render(
         for copy, kept in group.ignored:
             # Said, not silent: the reader's n is one less than the folders they may count.
             print(
-                one_line(
+                terminal_line(
                     f"cifarcmp: note: {copy} holds the same run as {kept} (same configuration, seed and data); "
                     f"counted once, {copy} ignored"
                 ),

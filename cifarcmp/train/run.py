@@ -26,7 +26,7 @@ from cifarcmp import architectures, lock, results, stats
 from cifarcmp.config import RunConfig, learning_rate_for_epoch
 from cifarcmp.data import source as data
 from cifarcmp.data import splits
-from cifarcmp.errors import disk_error, one_line
+from cifarcmp.errors import disk_error, terminal_line
 from cifarcmp.train import compute, gradcam, models, monitoring, provenance
 from cifarcmp.train.checkpoints import Checkpoints, SaveEveryEpoch
 
@@ -89,7 +89,8 @@ def train(config: RunConfig, out: Path, force: bool = False) -> Path:
     dataset = data.load(config.data)
     for departure in dataset.departures:  # recorded in the manifest and shown on every page, too
         print(
-            one_line(f"cifarcmp: note: --data {config.data} is NOT the official release: {departure}"), file=sys.stderr
+            terminal_line(f"cifarcmp: note: --data {config.data} is NOT the official release: {departure}"),
+            file=sys.stderr,
         )
     split = _split(dataset, config)
     model = models.build(config)
