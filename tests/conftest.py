@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -45,3 +46,24 @@ def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) 
     assert len(errors) == 1, result.stderr
     for fragment in fragments:
         assert fragment in errors[0], errors[0]
+
+
+@pytest.fixture(scope="session")
+def trained_smoke_runs(tmp_path_factory) -> dict:
+    """Both smoke runs (CNN and ResNet50, seed 0), trained once per test session by `cifarcmp train`
+    as a user runs it: {"root": <root>/smoke (with <model>/seed-0 below), "closing_lines": {model:
+    the last line it printed}}. Never changed: a test that changes runs works on `copy_smoke_runs`."""
+    root = tmp_path_factory.mktemp("trained") / "smoke"
+    closing_lines = {}
+    for model in ("cnn", "resnet50"):
+        finished = run_cli("train", "--model", model, "--profile", "smoke", "--out", root / model / "seed-0")
+        assert finished.returncode == 0, finished.stderr[-3000:]
+        closing_lines[model] = finished.stdout.strip().splitlines()[-1]
+    return {"root": root, "closing_lines": closing_lines}
+
+
+def copy_smoke_runs(trained: dict, results_root: Path) -> Path:
+    """The session's smoke runs copied to `results_root`/smoke/ (where the plan looks for them)."""
+    target = results_root / "smoke"
+    shutil.copytree(trained["root"], target, symlinks=True)
+    return target

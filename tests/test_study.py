@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import assert_one_line_error, run_cli
+from conftest import assert_one_line_error, copy_smoke_runs, run_cli
 
 from cifarcmp import plan
 from cifarcmp.errors import UserError
@@ -53,8 +53,10 @@ def test_plan_shares_the_full_data_runs_with_the_arms_study(tmp_path):
 
 
 @pytest.mark.slow
-def test_smoke_studies_write_their_summaries(tmp_path):
-    # The studies train through the plan's local executor, one `cifarcmp train` per run.
+def test_smoke_studies_write_their_summaries(tmp_path, trained_smoke_runs):
+    # The main runs, which the arms study shares, are the session's; the studies train the rest
+    # through the plan's local executor, one `cifarcmp train` per run.
+    copy_smoke_runs(trained_smoke_runs, tmp_path)
     finished = run_cli(
         "study",
         "--profile",
@@ -68,6 +70,7 @@ def test_smoke_studies_write_their_summaries(tmp_path):
         timeout=3600,
     )
     assert finished.returncode == 0, finished.stderr[-3000:]
+    assert "2 done," in finished.stdout, finished.stdout  # the main runs are not trained again
     root = tmp_path / "studies-smoke"
     arms = json.loads((root / "arms" / "summary.json").read_text())
     assert {row["arm"] for row in arms["runs"]} == {"resnet50", "resnet50-frozen", "resnet50-random", "cnn"}

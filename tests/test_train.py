@@ -11,7 +11,7 @@ import sys
 import time
 
 import pytest
-from conftest import PROJECT_ROOT, assert_one_line_error, run_cli
+from conftest import PROJECT_ROOT, assert_one_line_error, copy_smoke_runs, run_cli
 
 from cifarcmp import results
 from cifarcmp.errors import UserError
@@ -24,13 +24,10 @@ CLOSING_LINES = {}  # the last line each smoke run printed
 
 
 @pytest.fixture(scope="module")
-def smoke_runs(tmp_path_factory):
-    root = tmp_path_factory.mktemp("smoke")
-    for model in ("cnn", "resnet50"):
-        finished = run_cli("train", "--model", model, "--profile", "smoke", "--out", root / model / "seed-0")
-        assert finished.returncode == 0, finished.stderr[-3000:]
-        CLOSING_LINES[model] = finished.stdout.strip().splitlines()[-1]
-    return root
+def smoke_runs(trained_smoke_runs, tmp_path_factory):
+    """A copy of the session's smoke runs: the tests below replace one of them."""
+    CLOSING_LINES.update(trained_smoke_runs["closing_lines"])
+    return copy_smoke_runs(trained_smoke_runs, tmp_path_factory.mktemp("smoke"))
 
 
 @pytest.mark.parametrize("model", ["cnn", "resnet50"])
