@@ -106,16 +106,16 @@ report: train site ## train what the plan lacks (STUDIES included), then render 
 studies: train ## the STUDIES' runs and summaries (arms,data-efficiency,gradcam) with the main runs
 
 # Built beside site/, with its PDF, and swapped in only when both succeeded: an interrupted build
-# keeps the old site.
+# keeps the old site. The folders beside it have names of their own (mktemp), so no user's folder
+# is ever mistaken for them.
 site: $(INSTALLED) ## render docs/generated/ from existing results and build site/ with its PDF (no training)
 	$(BIN)/cifarcmp render $(call quote,$(RESULTS))
-	rm -rf .site.building
-	$(BIN)/mkdocs build --strict --site-dir .site.building
-	$(BIN)/python -m cifarcmp.report.pdf .site.building
-	rm -rf .site.old
-	if [ -d site ]; then mv site .site.old; fi
-	mv .site.building site
-	rm -rf .site.old
+	building=$$(mktemp -d .site.building-XXXXXX) && chmod 755 "$$building" && trap 'rm -rf "$$building"' EXIT && \
+	$(BIN)/mkdocs build --strict --site-dir "$$building" && \
+	$(BIN)/python -m cifarcmp.report.pdf "$$building" && \
+	old=$$(mktemp -d .site.old-XXXXXX) && \
+	{ if [ -d site ]; then mv site "$$old/site"; fi; } && \
+	mv "$$building" site && rm -rf "$$old"
 
 pdf: $(INSTALLED) ## print the built site/ again to site/report.pdf (the whole report, nav order; needs chromium)
 	$(BIN)/python -m cifarcmp.report.pdf site
@@ -164,4 +164,4 @@ bench-site: $(INSTALLED) ## print each page's weight and its Lighthouse scores, 
 	$(BIN)/python -m cifarcmp.report.bench site --lighthouse $(LIGHTHOUSE)
 
 clean: ## remove built pages and the site (results are kept)
-	rm -rf site .site.building .site.old docs/generated
+	rm -rf site .site.building-* .site.old-* docs/generated
