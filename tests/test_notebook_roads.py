@@ -119,3 +119,23 @@ def test_git_ignores_run_locks_but_keeps_paper_and_its_studies():
         "results/smoke/cnn/seed-0/metrics.json",
         "results/studies-smoke/arms/summary.json",
     }
+
+
+def test_the_report_says_when_a_run_did_not_use_the_pinned_tensorflow_or_keras(tmp_path):
+    from fixtures import write_fixture_run
+
+    from cifarcmp.report.pinned import pinned_versions
+    from cifarcmp.report.render import render
+
+    assert pinned_versions() == {"keras": "3.15.1", "tensorflow": "2.21.0"}
+    results = tmp_path / "results" / "smoke"
+    write_fixture_run(results / "resnet50" / "seed-0", "resnet50", 0.9)
+    colab = write_fixture_run(results / "cnn" / "seed-0", "cnn", 0.7)
+    manifest = json.loads((colab / "manifest.json").read_text())
+    manifest["versions"].update(tensorflow="2.19.0", keras="3.10.0")  # what a Colab run records
+    (colab / "manifest.json").write_text(json.dumps(manifest))
+    render(results, tmp_path / "generated")
+    banner = (tmp_path / "generated" / "comparison.md").read_text()
+    assert "Keras/TensorFlow not the pinned versions" in banner
+    assert "Keras 3.10.0 (**not the pinned Keras 3.15.1**) on tensorflow (TensorFlow 2.19.0, **not the pinned 2.21.0**)" in banner
+    assert "Keras 3.15.1 on tensorflow (TensorFlow 2.21.0);" in banner  # the ResNet50 run: as pinned, no remark
