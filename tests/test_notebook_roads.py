@@ -74,7 +74,9 @@ def test_without_google_or_tensorflow_the_gpu_check_runs_and_the_cpu_extra_is_in
     finished = _run([gpu_check, install])
     assert finished.returncode == 0, finished.stderr
     assert "not on Colab: the Drive and download steps are skipped" in finished.stdout
-    lines = dict(line.split(" ", 1) for line in finished.stdout.splitlines() if line.startswith(("COMMANDS", "IN_COLAB")))
+    lines = dict(
+        line.split(" ", 1) for line in finished.stdout.splitlines() if line.startswith(("COMMANDS", "IN_COLAB"))
+    )
     assert json.loads(lines["IN_COLAB"]) is False
     pip_installs = [command for command in json.loads(lines["COMMANDS"]) if command[1:4] == ["-m", "pip", "install"]]
     installed = [part for command in pip_installs for part in command]
@@ -89,10 +91,21 @@ def test_the_results_zip_leaves_out_locks_and_executor_files(tmp_path):
     for name in ("smoke/cnn/seed-0/metrics.json", "studies-smoke/arms/cnn/seed-0/metrics.json"):
         (results / name).parent.mkdir(parents=True, exist_ok=True)
         (results / name).write_text("{}")
-    for name in ("smoke/cnn/seed-0.lock", "studies-smoke/arms/cnn/seed-0.lock", "smoke/.slurm/plan-1.json", "smoke/.local/1/x.log"):
+    for name in (
+        "smoke/cnn/seed-0.lock",
+        "studies-smoke/arms/cnn/seed-0.lock",
+        "smoke/.slurm/plan-1.json",
+        "smoke/.local/1/x.log",
+    ):
         (results / name).parent.mkdir(parents=True, exist_ok=True)
         (results / name).write_text("")
-    namespace = {"Path": Path, "results_dir": results, "tag": "smoke", "workdir": tmp_path / "cifarcmp", "IN_COLAB": False}
+    namespace = {
+        "Path": Path,
+        "results_dir": results,
+        "tag": "smoke",
+        "workdir": tmp_path / "cifarcmp",
+        "IN_COLAB": False,
+    }
     exec(compile(textwrap.dedent(zip_cell), "cell", "exec"), namespace)
     with zipfile.ZipFile(tmp_path / "cifarcmp-results-smoke.zip") as bundle:
         names = sorted(bundle.namelist())
@@ -137,5 +150,8 @@ def test_the_report_says_when_a_run_did_not_use_the_pinned_tensorflow_or_keras(t
     render(results, tmp_path / "generated")
     banner = (tmp_path / "generated" / "comparison.md").read_text()
     assert "Keras/TensorFlow not the pinned versions" in banner
-    assert "Keras 3.10.0 (**not the pinned Keras 3.15.1**) on tensorflow (TensorFlow 2.19.0, **not the pinned 2.21.0**)" in banner
+    assert (
+        "Keras 3.10.0 (**not the pinned Keras 3.15.1**) on tensorflow (TensorFlow 2.19.0, **not the pinned 2.21.0**)"
+        in banner
+    )
     assert "Keras 3.15.1 on tensorflow (TensorFlow 2.21.0);" in banner  # the ResNet50 run: as pinned, no remark
