@@ -14,6 +14,8 @@ rerunning a study after an interruption continues it. Each study ends by writing
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
 from cifarcmp import results
@@ -27,7 +29,8 @@ def run(plan: Plan) -> Path:
 
     from cifarcmp.train.run import train
 
-    todo = [run for study in plan.settings.studies for run in plan.study_runs(study)]
+    # A study folder that copies a main run needs that main run trained (here, if no one else did).
+    todo = [plan.source(run) for study in plan.settings.studies for run in plan.study_runs(study)]
     todo = list({run.out: run for run in todo}.values())
     for number, planned in enumerate(todo, start=1):
         if planned.status == "done":
@@ -43,8 +46,30 @@ def run(plan: Plan) -> Path:
     return write_summaries(plan)
 
 
+def copy_shared_runs(plan: Plan) -> list[PlannedRun]:
+    """Fill each study folder whose configuration a main run trained with a copy of that finished run.
+
+    The copy is written beside the folder and renamed into place, as a run is, so it is never half
+    there; its TensorBoard logs stay with the original. Returns the copies made.
+    """
+    made = []
+    for copy in plan.copies:
+        source = plan.source(copy)
+        if results.is_finished(copy.out) or not results.is_finished(source.out):
+            continue
+        work = copy.out.with_name(copy.out.name + ".copying")
+        shutil.rmtree(work, ignore_errors=True)  # a copy cut short before; the original is untouched
+        shutil.copytree(source.out, work, ignore=shutil.ignore_patterns("tensorboard"))
+        os.replace(work, copy.out)
+        made.append(copy)
+    if made:
+        print(f"{len(made)} study folder(s) filled with a copy of the main run of the same configuration")
+    return made
+
+
 def write_summaries(plan: Plan) -> Path:
     """Each study's summary.json from its finished runs (no Keras: this only reads results)."""
+    copy_shared_runs(plan)
     root = plan.studies_root
     for study in plan.settings.studies:
         summary = _summary(study, plan.study_runs(study), plan.settings.profile, root)
