@@ -95,6 +95,8 @@ def train(config: RunConfig, out: Path, force: bool = False) -> Path:
     split = _split(dataset, config)
     model = models.build(config)
     models.compile_for_training(model, config)
+    if model.dtype_policy.name != "float32":  # said before training, not after hours of it
+        print(f"{config.name}{models.precision_note(model)}", flush=True)
     work = results.incomplete_path(out)
     with lock.hold(results.lock_path(out), str(out)):
         # Again under the lock: another command may have finished this run while this one loaded.
@@ -416,5 +418,5 @@ def _write_results(work, config, dataset, split, model, history, metrics, starte
     attempts = _end_attempt(work, time.time())
     manifest["attempts"] = attempts
     manifest["total_wall_seconds"] = round(sum(attempt["wall_seconds"] or 0 for attempt in attempts), 2)
-    manifest["precision_policy"] = keras.mixed_precision.global_policy().name
+    manifest["precision_policy"] = model.dtype_policy.name  # mixed: mixed_bfloat16 or mixed_float16, as it ran
     results.write_json(work / "manifest.json", manifest)
