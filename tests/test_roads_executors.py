@@ -170,6 +170,7 @@ def _alive(pid: int) -> bool:
 def test_a_killed_run_plan_leaves_no_child_training_and_one_run_at_a_time_has_its_log(tmp_path):
     command = [sys.executable, "-m", "cifarcmp.cli", "run-plan", "--profile", "smoke", "--results-root", str(tmp_path)]
     parent = subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    child = None
     try:
         deadline = time.monotonic() + 60
         while not _children(parent.pid) and time.monotonic() < deadline:
@@ -184,8 +185,8 @@ def test_a_killed_run_plan_leaves_no_child_training_and_one_run_at_a_time_has_it
             time.sleep(0.1)
         assert not _alive(child), "the train child outlived its run-plan"
     finally:
-        for pid in [parent.pid, *_children(parent.pid)]:
-            if _alive(pid):
+        for pid in [parent.pid, *_children(parent.pid), *([child] if child else [])]:
+            if _alive(pid):  # without the fix the orphan would train on; this test started it
                 os.kill(pid, signal.SIGKILL)
 
 
