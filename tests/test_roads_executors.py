@@ -121,9 +121,9 @@ def test_dry_run_prints_the_script_and_the_sbatch_line_and_writes_nothing(tmp_pa
     command = out.split("--- sbatch command line (not run) ---\n")[1].strip()
     assert command.startswith("sbatch --parsable")
     for part in ("--signal=B:USR1@15", "--open-mode=append", "--time=00:01:00", "--mem=1G", "'--comment=two words'",
-                 "--account=me", "--cpus-per-task=2", "--array=0-1"):  # fmt: skip
+                 "--account=me", "--cpus-per-task=1", "--array=0-1"):  # fmt: skip
         assert part in command, part
-    assert "--mem=4000M" not in command  # the user's --mem replaces the default
+    assert "--mem=2000M" not in command  # the user's --mem replaces the default
     assert not any(tmp_path.rglob("*"))  # no plan file, no script
 
 

@@ -47,8 +47,8 @@ MAX_RESTARTS = 3
 REQUEUE_EXIT = 75  # what the batch script sees from a run that stopped to be requeued (EX_TEMPFAIL)
 # Per run, when the user's sbatch options name none: enough CPUs to feed a GPU's input pipeline and
 # memory for CIFAR-10 and TensorFlow; cut to the partition's largest node (sinfo) where that is smaller.
-DEFAULT_CPUS = {"paper": 8, "quick": 4, "smoke": 2}
-DEFAULT_MEMORY_MB = {"paper": 32000, "quick": 16000, "smoke": 4000}
+DEFAULT_CPUS = {"paper": 8, "quick": 4, "smoke": 1}
+DEFAULT_MEMORY_MB = {"paper": 32000, "quick": 16000, "smoke": 2000}
 # squeue states of a task that is not over yet.
 ACTIVE_STATES = {
     "PENDING",

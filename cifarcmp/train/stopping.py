@@ -42,4 +42,7 @@ class StopWhenAsked(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         if _requested:
+            # Keras' own epoch line comes after the callbacks, so it would never be printed: say it here.
+            shown = ", ".join(f"{key} {float(value):.4f}" for key, value in sorted((logs or {}).items()))
+            print(f"epoch {epoch + 1} checkpointed ({shown}); stopping to resume later", flush=True)
             raise StoppedToResume(f"stopped after epoch {epoch + 1} to resume later")
