@@ -367,6 +367,8 @@ def _run_plan(arguments) -> int:
         raise UserError(f"unknown executor {arguments.executor!r}; choose one of: {', '.join(EXECUTORS)}")
     if arguments.jobs is not None and arguments.jobs < 1:
         raise UserError(f"--jobs {arguments.jobs}: need at least one run at a time")
+    if arguments.dry_run and arguments.executor != "slurm":
+        raise UserError("--dry-run shows a SLURM submission; add --executor slurm (`cifarcmp plan` lists the runs)")
     sbatch_arguments = (*arguments.sbatch_arg, *_split_sbatch_args(arguments.sbatch_args))
     built = _build_plan(arguments)
     if arguments.executor == "slurm":

@@ -135,6 +135,23 @@ def test_a_lead_longer_than_the_limit_is_refused_in_one_line(tmp_path):
     assert_one_line_error(refused, "--signal-lead 90 s is not shorter than --time 1 (60 s)")
 
 
+@pytest.mark.parametrize(
+    "arguments, fragments",
+    [
+        (["--dry-run"], ["--dry-run shows a SLURM submission", "--executor slurm"]),
+        (["--executor", "slurm", "--dry-run", "--sbatch-args", "--comment='open"], ["--sbatch-args", "quotation"]),
+        (["--executor", "slurm", "--dry-run", "--time", "soon"], ["--time 'soon'", "not a SLURM time limit"]),
+        (["--executor", "slurm", "--dry-run", "--max-restarts", "-1"], ["--max-restarts -1"]),
+    ],
+)
+def test_bad_slurm_options_are_one_line(tmp_path, arguments, fragments):
+    refused = _cli(
+        "run-plan", "--profile", "smoke", "--results-root", tmp_path, *arguments, env=_no_slurm_environment()
+    )
+    assert_one_line_error(refused, *fragments)
+    assert not any(tmp_path.iterdir())
+
+
 def test_sbatch_test_only_is_refused_instead_of_polling_forever(tmp_path):
     bin_folder = tmp_path / "bin"
     bin_folder.mkdir()
@@ -215,3 +232,27 @@ def test_a_run_finished_by_another_command_is_reported_finished_not_failed(tmp_p
     write_fixture_run(cnn.out, "cnn")
     assert local._ending(cnn, 1, tmp_path / "cnn.log").startswith("finished smoke/cnn/seed-0 (by another command")
     assert local._ending(built.runs[0], 1, None) == "FAILED   smoke/resnet50/seed-0 (exit 1)"
+
+
+# A run's attempts ---------------------------------------------------------------------------------
+
+
+def test_every_attempt_of_a_run_is_recorded_a_killed_one_up_to_its_last_write(tmp_path):
+    from cifarcmp.train import run
+
+    work, checkpoints = tmp_path / "seed-0.incomplete", tmp_path / "seed-0.incomplete" / "checkpoints"
+    checkpoints.mkdir(parents=True)
+    run._begin_attempt(work, checkpoints, 1000.0)
+    run._end_attempt(work, 1100.0)  # interrupted (Ctrl-C, a requeue): closed as it ended
+    run._begin_attempt(work, checkpoints, 2000.0)
+    written = checkpoints / "history_log.csv"
+    written.write_text("epoch\n")
+    os.utime(written, (2050.0, 2050.0))
+    os.utime(checkpoints, (2050.0, 2050.0))
+    # Killed outright: no end was written; the next attempt closes it at its last write.
+    run._begin_attempt(work, checkpoints, 3000.0)
+    attempts = run._end_attempt(work, 3030.0)
+    assert [attempt["wall_seconds"] for attempt in attempts] == [100.0, 50.0, 30.0]
+    assert attempts[0]["started_at"] == "1970-01-01T00:16:40+00:00"
+    assert attempts[1]["note"] == "killed; ended at its last write"
+    assert "started" not in attempts[0]  # the raw start time stays in the work folder

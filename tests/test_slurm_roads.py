@@ -49,6 +49,16 @@ def test_a_lost_run_plan_is_reattached_and_a_warned_task_resumes_after_its_epoch
         ["scancel", "--signal=USR1", "--batch", f"{job}_{cnn_task}"], env=slurm_cluster, check=True, timeout=60
     )
 
+    # Requeued, the task waits out its BeginTime: `plan` says queued, not interrupted.
+    _wait_for(lambda: "requeueing" in log.read_text(), 300, "the warned task to requeue itself")
+
+    def queued() -> str | None:
+        shown = _cli("plan", "--profile", "smoke", "--results-root", results, env=slurm_cluster).stdout
+        return shown if "queued       smoke/cnn/seed-0" in shown else None
+
+    listed = _wait_for(queued, 60, "plan to show the requeued run as queued")
+    assert "interrupted" not in listed.splitlines()[1]
+
     again = _cli(*arguments[:-1], results, env=slurm_cluster, timeout=900)
     assert again.returncode == 0, again.stdout + again.stderr
     assert f"job array {job} is already training" in again.stdout
