@@ -256,3 +256,26 @@ def test_every_attempt_of_a_run_is_recorded_a_killed_one_up_to_its_last_write(tm
     assert attempts[0]["started_at"] == "1970-01-01T00:16:40+00:00"
     assert attempts[1]["note"] == "killed; ended at its last write"
     assert "started" not in attempts[0]  # the raw start time stays in the work folder
+
+
+def test_mixed_precision_says_before_training_that_it_is_slow_on_a_cpu(tmp_path, monkeypatch, capsys):
+    from cifarcmp import config
+    from cifarcmp.train import run
+
+    class Stop(Exception):
+        pass
+
+    def before_training(*arguments):
+        raise Stop
+
+    monkeypatch.setattr(run, "_train_locked", before_training)  # everything up to the first epoch, no training
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "-1")
+    try:
+        with pytest.raises(Stop):
+            run.train(config.resolve("cnn", "smoke", precision="mixed"), tmp_path / "cnn" / "seed-0")
+    finally:
+        import keras
+
+        keras.mixed_precision.set_global_policy("float32")  # the next test in this process builds float32
+    printed = capsys.readouterr().out
+    assert "precision mixed_" in printed and "(Keras policy) on a CPU, where it is slower than float32" in printed
