@@ -279,3 +279,32 @@ def test_mixed_precision_says_before_training_that_it_is_slow_on_a_cpu(tmp_path,
         keras.mixed_precision.set_global_policy("float32")  # the next test in this process builds float32
     printed = capsys.readouterr().out
     assert "precision mixed_" in printed and "(Keras policy) on a CPU, where it is slower than float32" in printed
+
+
+def test_a_run_finished_by_another_command_meanwhile_is_not_an_error(tmp_path, monkeypatch, capsys):
+    from cifarcmp import config
+    from cifarcmp.train import models, run
+
+    out = tmp_path / "cnn" / "seed-0"
+    compile_for_training = models.compile_for_training
+
+    def finished_meanwhile(model, run_config):  # while this command loaded data and built its model
+        compile_for_training(model, run_config)
+        write_fixture_run(out, "cnn")
+
+    monkeypatch.setattr(models, "compile_for_training", finished_meanwhile)
+    assert run.train(config.resolve("cnn", "smoke"), out) == out
+    printed = capsys.readouterr()
+    assert "finished by another command meanwhile; nothing left to train" in printed.out
+    assert "--force" not in printed.out + printed.err
+
+
+def test_make_tensorboard_takes_port_host_and_the_results_folder():
+    shown = subprocess.run(
+        ["make", "-n", "tensorboard", "PORT=7007", "HOST=0.0.0.0", "LOGDIR=results/paper"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout.splitlines()[-1]
+    assert shown.endswith("tensorboard --logdir 'results/paper' --host '0.0.0.0' --port '7007'")
