@@ -406,7 +406,7 @@ def _run_plan(arguments) -> int:
     logs = {outcome.name: outcome for outcome in outcomes}
     for run in unfinished:
         outcome = logs.get(run.name)
-        print(f"NOT FINISHED {run.name}: {_why_unfinished(run, outcome)}", file=sys.stderr)
+        print(_why_unfinished(run, outcome), file=sys.stderr)
     if unfinished:
         raise UserError(f"{len(unfinished)} of {len(after.runs)} runs did not finish; {_advice(unfinished, logs)}")
     if after.settings.studies:
@@ -484,17 +484,17 @@ def _named(name: str):
 
 
 def _why_unfinished(run, outcome) -> str:
-    where = f"log: {outcome.log}" if outcome and outcome.log else "its output is above"
+    """One line per unfinished run: what happened, its last word, and its log (last, to copy)."""
     if run.status == "running":
-        return f"another process is still training it (it holds {run.out}.lock)"
+        return f"NOT FINISHED {run.name}: another process is still training it (it holds {run.out}.lock)"
     if run.status == "queued":
-        return "still queued on SLURM"
+        return f"NOT FINISHED {run.name}: still queued on SLURM"
+    what = "interrupted after some epochs" if run.status == "interrupted" else "never started training"
     last = _last_line(outcome.log) if outcome and outcome.log else None
-    state = f"{outcome.state}; " if outcome else ""
-    said = f": {last}" if last else ""
-    if run.status == "interrupted":
-        return f"interrupted after some epochs ({state}{where}){said}"
-    return f"never started training ({state}{where}){said}"
+    where = f"log: {outcome.log}" if outcome and outcome.log else "its output is above"
+    return (
+        f"FAILED {run.name} ({outcome.state if outcome else 'not run'}): {what}{f': {last}' if last else ''}; {where}"
+    )
 
 
 def _last_line(log: Path) -> str | None:

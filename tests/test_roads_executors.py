@@ -216,7 +216,7 @@ def test_runs_that_fail_before_training_get_advice_that_fits_not_resume(tmp_path
     assert "all 2 runs done" not in ran.stdout
     assert "FAILED   smoke/cnn/seed-0 (exit 1; log:" in ran.stdout
     lines = ran.stderr.strip().splitlines()
-    assert lines[0].startswith("NOT FINISHED smoke/")
+    assert lines[0].startswith("FAILED smoke/") and lines[0].endswith(".log")
     assert "never started training" in lines[0] and "a non-empty folder that is not a cifarcmp run" in lines[0]
     assert lines[-1] == (
         "cifarcmp: error: 2 of 2 runs did not finish; the ones that never started failed before training: "
