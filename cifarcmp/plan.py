@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -230,7 +231,27 @@ def status(out: Path, copy: bool = False) -> str:
 
 
 def lock_held(path: Path) -> bool:
-    """Whether a process holds the run lock at `path` now (cifarcmp.lock); asked without creating or writing it."""
+    """Whether a process holds the run lock at `path` now (cifarcmp.lock), asked without touching it.
+
+    Linux lists every flock in /proc/locks by device and inode; reading it cannot get in the way of
+    a command taking the lock at that moment, which trying the lock ourselves could.
+    """
+    try:
+        found = path.stat()
+    except OSError:  # no lock file: nobody ever trained it here
+        return False
+    wanted = f"{os.major(found.st_dev):02x}:{os.minor(found.st_dev):02x}:{found.st_ino}"
+    try:
+        listed = Path("/proc/locks").read_text()
+    except OSError:  # not Linux: try it, briefly and shared
+        return _try_lock(path)
+    return any(
+        len(fields) > 5 and fields[1] == "FLOCK" and fields[5] == wanted
+        for fields in (line.split() for line in listed.splitlines())
+    )
+
+
+def _try_lock(path: Path) -> bool:
     try:
         with open(path) as handle:
             try:
@@ -238,7 +259,7 @@ def lock_held(path: Path) -> bool:
             except BlockingIOError:
                 return True
             fcntl.flock(handle, fcntl.LOCK_UN)
-    except OSError:  # no lock file: nobody ever trained it here
+    except OSError:
         return False
     return False
 
