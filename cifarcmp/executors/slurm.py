@@ -389,7 +389,7 @@ def mark_queued(plan: Plan) -> Plan:
 def wait(job: str, runs: list[PlannedRun], folder: Path) -> list[Outcome]:
     """Poll squeue until every task of `job` is over; one Outcome per run, in task order."""
     states: dict[int, str] = {}
-    failures = 0
+    failures = unlisted = 0
     while True:
         current = task_states(job)
         if current is None:
@@ -405,11 +405,12 @@ def wait(job: str, runs: list[PlannedRun], folder: Path) -> list[Outcome]:
             if states.get(index) != state and index < len(runs):
                 print(f"task {job}_{index} {runs[index].name}: {state}", flush=True)
         states.update(current)
+        # An array never seen and no longer listed (a reattach just as the controller forgot it,
+        # MinJobAge) has ended; a few polls first, as a job just submitted may not be listed yet.
+        unlisted = unlisted + 1 if not current and not states else 0
         # A task the controller no longer lists has ended (it forgets finished jobs after MinJobAge).
-        if all(
-            states.get(index) in FINAL_STATES
-            or (index in states and index not in current)
-            or (not current and not states)
+        if unlisted >= 5 or all(
+            states.get(index) in FINAL_STATES or (index in states and index not in current)
             for index in range(len(runs))
         ):
             break
