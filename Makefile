@@ -123,9 +123,15 @@ pdf: $(INSTALLED) ## print the built site/ again to site/report.pdf (the whole r
 serve: site ## preview the built site on http://127.0.0.1:8000 (gzip and 404 page, as GitHub Pages serves it)
 	$(BIN)/python -m cifarcmp.report.serve site --port 8000
 
-tensorboard: $(INSTALLED) ## serve the TensorBoard logs of every run under results/ (live while one trains)
+# PORT, HOST and LOGDIR choose where it listens and what it reads: HOST=0.0.0.0 on a cluster node
+# (README: reaching it from the login node), LOGDIR=results/paper for one report's runs only.
+# Taken from make's command line only: a shell's own HOST or PORT (zsh sets HOST) must not move it.
+TENSORBOARD_PORT := $(if $(filter command line,$(origin PORT)),$(PORT),6006)
+TENSORBOARD_HOST := $(if $(filter command line,$(origin HOST)),$(HOST),127.0.0.1)
+LOGDIR ?= results
+tensorboard: $(INSTALLED) ## serve the TensorBoard logs of every run under LOGDIR=results (PORT=6006, HOST=127.0.0.1)
 	@$(BIN)/python -c 'import tensorboard' 2>/dev/null || { echo "make tensorboard: TensorBoard is not installed in $(VENV); run: $(BIN)/python -m pip install tensorboard" >&2; exit 1; }
-	$(BIN)/tensorboard --logdir results
+	$(BIN)/tensorboard --logdir '$(LOGDIR)' --host '$(TENSORBOARD_HOST)' --port '$(TENSORBOARD_PORT)'
 
 # The package, the tests, the Colab notebook and the code of the executed pages (jupytext Markdown,
 # piped through ruff as Python) are held to the same rules.

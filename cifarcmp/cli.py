@@ -130,7 +130,29 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="OPTION",
-        help="slurm: one more sbatch option, e.g. --sbatch-arg=--mem=16G",
+        help="slurm: one more sbatch option, e.g. --sbatch-arg=--mem=16G or --sbatch-arg --mem=16G",
+    )
+    run_plan.add_argument(
+        "--sbatch-args",
+        default="",
+        metavar="STRING",
+        help="slurm: more sbatch options in one string, split as a shell would "
+        "(e.g. '--mem=32G --comment=\"two words\"'); added after any --sbatch-arg",
+    )
+    run_plan.add_argument(
+        "--signal-lead",
+        type=int,
+        default=None,
+        help="slurm: seconds before the time limit a task is told to stop after its epoch and requeue "
+        "(default 120, or a quarter of a --time shorter than 240 s)",
+    )
+    run_plan.add_argument(
+        "--max-restarts", type=int, default=3, help="slurm: how many times a task requeues itself near its limit"
+    )
+    run_plan.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="slurm: print the batch script, the plan file and the sbatch command line; submit nothing",
     )
 
     task = commands.add_parser(
@@ -150,8 +172,22 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _joined_option_values(argv: list[str], options: tuple[str, ...]) -> list[str]:
+    """`--sbatch-arg --mem=1G` as `--sbatch-arg=--mem=1G`: argparse takes a value starting with `--` for an option."""
+    joined, index = [], 0
+    while index < len(argv):
+        if argv[index] in options and index + 1 < len(argv):
+            joined.append(f"{argv[index]}={argv[index + 1]}")
+            index += 2
+        else:
+            joined.append(argv[index])
+            index += 1
+    return joined
+
+
 def main(argv: list[str] | None = None) -> int:
-    arguments = _parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    arguments = _parser().parse_args(_joined_option_values(argv, ("--sbatch-arg", "--sbatch-args")))
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter hides our output
     try:
         commands = {
@@ -274,17 +310,45 @@ def _study(arguments) -> int:
 def _plan(arguments) -> int:
     import json
 
-    built = _build_plan(arguments)
+    built = _with_queued(_build_plan(arguments))
     counts = built.counts()
     if arguments.json:
-        document = {"results": str(built.results), "counts": counts, "runs": [run.to_dict() for run in built.runs]}
+        document = {
+            "results": str(built.results),
+            "counts": counts,
+            "runs": [run.to_dict() for run in built.runs],
+            "copies": [run.to_dict() for run in built.copies],
+        }
         print(json.dumps(document, indent=2))
         return 0
-    width = max(len(run.name) for run in built.runs)
+    width = max(len(run.name) for run in [*built.runs, *built.copies])
     for run in built.runs:
         print(f"{run.status:<12} {run.name:<{width}}  {_shown(run.out)}")
-    print(f"{len(built.runs)} runs: " + ", ".join(f"{count} {status}" for status, count in counts.items()))
+    for run in built.copies:
+        state = "copied" if run.status == "done" else "copy"
+        print(f"{state:<12} {run.name:<{width}}  same configuration as {run.same_as}: trained once, copied here")
+    print(_count_line(built))
     return 0
+
+
+def _count_line(built) -> str:
+    """ "30 runs: 30 missing (36 results folders; 6 are copies of a run with the same configuration)"."""
+    counts = built.counts()
+    shown = [f"{count} {status}" for status, count in counts.items() if count or status in ("done", "missing")]
+    folders = len(built.runs) + len(built.copies)
+    shared = (
+        f" ({folders} results folders; {len(built.copies)} are copies of a run with the same configuration)"
+        if built.copies
+        else ""
+    )
+    return f"{len(built.runs)} runs: {', '.join(shown)}{shared}"
+
+
+def _with_queued(built):
+    """The plan, with runs a SLURM array submitted for them still holds marked `queued` (squeue is asked)."""
+    from cifarcmp.executors import slurm
+
+    return slurm.mark_queued(built)
 
 
 def _shown(path: Path) -> str:
@@ -304,40 +368,48 @@ def _run_plan(arguments) -> int:
         raise UserError(f"unknown executor {arguments.executor!r}; choose one of: {', '.join(EXECUTORS)}")
     if arguments.jobs is not None and arguments.jobs < 1:
         raise UserError(f"--jobs {arguments.jobs}: need at least one run at a time")
+    if arguments.dry_run and arguments.executor != "slurm":
+        raise UserError("--dry-run shows a SLURM submission; add --executor slurm (`cifarcmp plan` lists the runs)")
+    sbatch_arguments = (*arguments.sbatch_arg, *_split_sbatch_args(arguments.sbatch_args))
     built = _build_plan(arguments)
-    todo = built.with_status("missing", "interrupted")
-    print(f"{len(built.runs)} runs planned: {len(built.runs) - len(todo)} done, {len(todo)} to train", flush=True)
-    if todo and arguments.executor == "local":
-        from cifarcmp.executors import local
-
-        stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-        outcomes = local.run(todo, arguments.jobs or 1, arguments.gpus_per_run, built.results / ".local" / stamp)
-    elif todo:
+    if arguments.executor == "slurm":
         from cifarcmp.executors import slurm
 
-        job, folder = slurm.submit(
-            built,
-            todo,
-            jobs=arguments.jobs,
-            partition=arguments.partition,
-            time_limit=arguments.time,
-            gpus_per_run=arguments.gpus_per_run,
-            sbatch_arguments=tuple(arguments.sbatch_arg),
-        )
-        outcomes = slurm.wait(job, todo, folder)
+        built = slurm.mark_queued(built)
+    todo = built.with_status("missing", "interrupted")
+    elsewhere = built.with_status("running", "queued")
+    print(
+        f"{len(built.runs)} runs planned: {len(built.with_status('done'))} done, {len(todo)} to train"
+        + (f", {len(elsewhere)} training or queued elsewhere" if elsewhere else "")
+        + (
+            f" (and {len(built.copies)} study folders that copy a run of the same configuration)"
+            if built.copies
+            else ""
+        ),
+        flush=True,
+    )
+    outcomes = []
+    if arguments.executor == "local":
+        from cifarcmp.executors import local
+
+        for run in elsewhere:
+            print(f"not started: {run.name} is being trained by another process (its lock is held)", flush=True)
+        if todo:
+            stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+            outcomes = local.run(todo, arguments.jobs or 1, arguments.gpus_per_run, built.results / ".local" / stamp)
     else:
-        outcomes = []
+        outcomes = _run_on_slurm(arguments, built, todo, sbatch_arguments)
+        if outcomes is None:  # --dry-run
+            return 0
     # Whether a run finished is read from disk, whatever its process or task said.
     after = _build_plan(arguments)
-    unfinished = {run.name for run in after.runs if run.status != "done"}
-    for outcome in outcomes:
-        if outcome.name in unfinished:
-            where = f"log: {outcome.log}" if outcome.log else "its output is above"
-            print(f"FAILED {outcome.name} ({outcome.state}); {where}", file=sys.stderr)
+    unfinished = [run for run in after.runs if run.status != "done"]
+    logs = {outcome.name: outcome for outcome in outcomes}
+    for run in unfinished:
+        outcome = logs.get(run.name)
+        print(_why_unfinished(run, outcome), file=sys.stderr)
     if unfinished:
-        raise UserError(
-            f"{len(unfinished)} of {len(after.runs)} runs did not finish; rerun the same command to resume them"
-        )
+        raise UserError(f"{len(unfinished)} of {len(after.runs)} runs did not finish; {_advice(unfinished, logs)}")
     if after.settings.studies:
         from cifarcmp.studies import summaries  # reads results only: no Keras
 
@@ -346,23 +418,155 @@ def _run_plan(arguments) -> int:
     return 0
 
 
+def _split_sbatch_args(text: str) -> list[str]:
+    import shlex
+
+    try:
+        return shlex.split(text)
+    except ValueError as error:
+        raise UserError(f"--sbatch-args {text!r}: {error} (quote it as a shell would)") from None
+
+
+def _plan_argv(arguments) -> list[str]:
+    """The `cifarcmp plan` options that rebuild this plan (for the SLURM tasks)."""
+    argv = ["--profile", arguments.profile, "--seed", str(arguments.seed), "--seeds", str(arguments.seeds)]
+    argv += ["--fractions", arguments.fractions]
+    for option in ("studies", "data", "weights", "precision"):
+        value = getattr(arguments, option)
+        if value is not None:
+            argv += [f"--{option}", str(_weights(value) if option == "weights" else value)]
+    root = arguments.results_root.resolve() if arguments.results_root else None
+    return argv + (["--results-root", str(root)] if root else [])
+
+
+def _run_on_slurm(arguments, built, todo, sbatch_arguments):
+    """Reattach to arrays already training these runs, submit the rest; the outcomes (None for --dry-run)."""
+    from cifarcmp.executors import slurm
+
+    options = dict(
+        jobs=arguments.jobs,
+        partition=arguments.partition,
+        time_limit=arguments.time,
+        gpus_per_run=arguments.gpus_per_run,
+        sbatch_arguments=sbatch_arguments,
+        signal_lead=arguments.signal_lead,
+        max_restarts=arguments.max_restarts,
+        plan_arguments=tuple(_plan_argv(arguments)),
+    )
+    if arguments.dry_run:
+        slurm.dry_run(slurm.prepare(built, todo or built.runs, **options))
+        return None
+    by_name = {run.name: run for run in built.runs}
+    waits = []
+    arrays = slurm.active_arrays(built)
+    for job, names, active in arrays:
+        print(
+            f"job array {job} is already training {len(active)} of these runs ({', '.join(sorted(set(active.values())))}); "
+            "waiting on it instead of submitting them again",
+            flush=True,
+        )
+        waits.append((job, [by_name.get(name) or _named(name) for name in names]))
+    covered = {name for _, names, _ in arrays for name in names}
+    rest = [run for run in todo if run.name not in covered]
+    if rest:
+        job, _ = slurm.submit(slurm.prepare(built, rest, **options), rest)
+        waits.append((job, rest))
+    outcomes = []
+    for job, runs in waits:
+        outcomes += slurm.wait(job, runs, built.results / ".slurm")
+    return outcomes
+
+
+def _named(name: str):
+    """A stand-in for a run an array trains that this plan no longer lists (only its name is read)."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(name=name)
+
+
+def _why_unfinished(run, outcome) -> str:
+    """One line per unfinished run: what happened, its last word, and its log (last, to copy)."""
+    if run.status == "running":
+        return f"NOT FINISHED {run.name}: another process is still training it (it holds {run.out}.lock)"
+    if run.status == "queued":
+        return f"NOT FINISHED {run.name}: still queued on SLURM"
+    what = "interrupted after some epochs" if run.status == "interrupted" else "never started training"
+    last = _last_line(outcome.log) if outcome and outcome.log else None
+    where = f"log: {outcome.log}" if outcome and outcome.log else "its output is above"
+    return (
+        f"FAILED {run.name} ({outcome.state if outcome else 'not run'}): {what}{f': {last}' if last else ''}; {where}"
+    )
+
+
+def _last_line(log: Path) -> str | None:
+    """The last line a run's log printed that says something (its error, usually)."""
+    try:
+        lines = [line.strip() for line in log.read_text(errors="replace").splitlines() if line.strip()]
+    except OSError:
+        return None
+    errors = [line for line in lines if line.startswith(("cifarcmp: error:", "ModuleNotFoundError", "Traceback"))]
+    return (errors or lines or [None])[-1]
+
+
+def _advice(unfinished, logs) -> str:
+    """What to do next, for the causes at hand (resuming helps only runs that were interrupted)."""
+    statuses = {run.status for run in unfinished}
+    parts = []
+    if "interrupted" in statuses:
+        parts.append("rerun the same command to resume the interrupted ones from their last epoch")
+    if "missing" in statuses:
+        parts.append("the ones that never started failed before training: fix what their logs say, then rerun")
+    if statuses & {"running", "queued"}:
+        parts.append("the others are still training elsewhere: rerun when they are done, and it waits for nothing")
+    return "; ".join(parts)
+
+
 def _run_task(arguments) -> int:
     import signal
 
     from cifarcmp import results
     from cifarcmp.executors import slurm
+    from cifarcmp.train import stopping
 
     entry = slurm.task_run(arguments.plan_file, arguments.index)
     if results.is_finished(Path(entry["out"])):  # a requeued task whose run already finished
         print(f"{entry['name']}: already finished in {entry['out']}")
-        return 0
+        return _summaries_if_all_done(arguments.plan_file)
 
-    def stop(signum, frame):  # SLURM ends a task (time limit, pre-emption, requeue) with SIGTERM
+    def stop(signum, frame):  # SLURM ends a task (time limit, pre-emption, cancel) with SIGTERM
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
+    # The batch script passes on SLURM's warning before the time limit: stop after this epoch.
+    stopping.request_on(signal.SIGUSR1)
     print(f"{entry['name']}: cifarcmp train {' '.join(entry['arguments'])}", flush=True)
-    return main(["train", *entry["arguments"]])
+    status = main(["train", *entry["arguments"]])
+    if stopping.requested() and not results.is_finished(Path(entry["out"])):
+        return slurm.REQUEUE_EXIT
+    return status or _summaries_if_all_done(arguments.plan_file)
+
+
+def _summaries_if_all_done(plan_file: Path) -> int:
+    """The task that finds every run of its plan finished writes the studies' summaries (no one has to wait for them)."""
+    try:
+        plan_arguments = json.loads(Path(plan_file).read_text()).get("plan_arguments") or []
+    except (OSError, ValueError, AttributeError):
+        return 0
+    if "--studies" not in plan_arguments:
+        return 0
+    from cifarcmp import lock
+
+    rebuilt = _build_plan(_parser().parse_args(["plan", *plan_arguments]))
+    if any(run.status != "done" for run in rebuilt.runs):
+        return 0
+    from cifarcmp.studies import summaries
+
+    try:
+        with lock.hold(rebuilt.studies_root.with_name(f".{rebuilt.studies_root.name}.summaries.lock"), "summaries"):
+            summaries.write_summaries(rebuilt)
+    except UserError:  # another task that finished last at the same moment is writing them
+        pass
+    return 0
 
 
 def _seed(value: str) -> int:

@@ -6,8 +6,15 @@ resolved `RunConfig`, its `cifarcmp train` arguments, its output directory and i
 from disk:
 
 - `done`: a finished run is there (its manifest says complete); it is never trained again;
+- `running`: another command is training it now (it holds the run's lock, `<dir>.lock`);
+- `queued`: a SLURM job array submitted for it has not started it yet (set by the caller, which
+  asks squeue; building a plan asks no scheduler);
 - `interrupted`: `<dir>.incomplete/` is there; training it again resumes from its last epoch;
 - `missing`: nothing is there yet.
+
+Runs are distinct by configuration, not by folder: the arms study's `resnet50` and `cnn` arms are
+the main runs under another folder, so they are trained once, as main runs, and their study folders
+get a copy once those finish (`copies`, each naming the run it copies in `same_as`).
 
 Make (`make plan`, `make train`), the studies' summaries (cifarcmp/studies/) and the executors
 (cifarcmp/executors/) all read this one list, so they cannot disagree about what a report is.
@@ -16,7 +23,9 @@ Nothing here writes a file or imports Keras: listing a plan costs a few small re
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,7 +37,7 @@ from cifarcmp.paths import RESULTS_ROOT
 DEFAULT_FRACTIONS = (0.01, 0.1, 1.0)
 # The arms trained on fractions of the training split (the data-efficiency study).
 DATA_EFFICIENCY_ARMS = ("resnet50", "resnet50-frozen", "cnn")
-STATUSES = ("done", "interrupted", "missing")
+STATUSES = ("done", "running", "queued", "interrupted", "missing")
 DERIVED_FIELDS = {"deviations", "lr_schedule", "image_size"}
 
 
@@ -64,6 +73,7 @@ class PlannedRun:
     seed: int
     data: str | None  # as asked for (None: the profile's), so the arguments below say the same
     weights: str | None
+    same_as: str | None = None  # a copy: the name of the run with this configuration, trained instead
 
     def train_arguments(self) -> list[str]:
         """The `cifarcmp train` arguments that train exactly this run into `out`."""
@@ -89,6 +99,7 @@ class PlannedRun:
             "fraction": self.fraction,
             "seed": self.seed,
             "arguments": self.train_arguments(),
+            **({"same_as": self.same_as} if self.same_as else {}),
         }
 
 
@@ -99,6 +110,12 @@ class Plan:
     results: Path  # the main runs' folder, results/<tag>: what `cifarcmp render` reads
     studies_root: Path  # results/studies-<tag>
     groups: dict[str, list[PlannedRun]]  # "main", and each study's runs in its summary's order
+    # Study folders whose configuration a run above already trains: filled by copying that run.
+    copies: list[PlannedRun] = field(default_factory=list)
+
+    def source(self, run: PlannedRun) -> PlannedRun:
+        """The run that is trained for `run`: itself, or for a copy the run it copies."""
+        return next(planned for planned in self.runs if planned.name == run.same_as) if run.same_as else run
 
     def with_status(self, *statuses: str) -> list[PlannedRun]:
         return [run for run in self.runs if run.status in statuses]
@@ -165,6 +182,7 @@ def build(settings: PlanSettings) -> Plan:
                     )
                     wanted["data-efficiency"].append((arm, fraction, seed, folder))
     by_folder: dict[Path, PlannedRun] = {}
+    by_config: dict[str, PlannedRun] = {}  # the first run of each configuration: the one trained
     for arm, fraction, seed, out in (entry for entries in wanted.values() for entry in entries):
         if out in by_folder:
             continue
@@ -177,34 +195,80 @@ def build(settings: PlanSettings) -> Plan:
             weights=settings.weights,
             precision=settings.precision,
         )
+        key = json.dumps(run_config.to_dict(), sort_keys=True, default=str)
+        trained = by_config.setdefault(key, None)
         by_folder[out] = PlannedRun(
             name=out.relative_to(settings.results_root).as_posix(),
             config=run_config,
             out=out,
-            status=status(out),
+            status=status(out, copy=trained is not None),
             arm=arm,
             fraction=fraction,
             seed=seed,
             data=settings.data,
             weights=settings.weights,
+            same_as=trained.name if trained is not None else None,
         )
+        if trained is None:
+            by_config[key] = by_folder[out]
     groups = {group: [by_folder[entry[3]] for entry in entries] for group, entries in wanted.items()}
-    return Plan(settings, list(by_folder.values()), main, studies_root, groups)
+    runs = [run for run in by_folder.values() if run.same_as is None]
+    copies = [run for run in by_folder.values() if run.same_as is not None]
+    return Plan(settings, runs, main, studies_root, groups, copies)
 
 
-def status(out: Path) -> str:
+def status(out: Path, copy: bool = False) -> str:
+    """Where the run in `out` stands on disk (a copy is `done` once copied, else `missing`)."""
     if results.is_finished(out):
         return "done"
+    if copy:
+        return "missing"
+    if lock_held(results.lock_path(out)):
+        return "running"
     if (results.incomplete_path(out) / "config.json").is_file():
         return "interrupted"
     return "missing"
 
 
+def lock_held(path: Path) -> bool:
+    """Whether a process holds the run lock at `path` now (cifarcmp.lock), asked without touching it.
+
+    Linux lists every flock in /proc/locks by device and inode; reading it cannot get in the way of
+    a command taking the lock at that moment, which trying the lock ourselves could.
+    """
+    try:
+        found = path.stat()
+    except OSError:  # no lock file: nobody ever trained it here
+        return False
+    wanted = f"{os.major(found.st_dev):02x}:{os.minor(found.st_dev):02x}:{found.st_ino}"
+    try:
+        listed = Path("/proc/locks").read_text()
+    except OSError:  # not Linux: try it, briefly and shared
+        return _try_lock(path)
+    return any(
+        len(fields) > 5 and fields[1] == "FLOCK" and fields[5] == wanted
+        for fields in (line.split() for line in listed.splitlines())
+    )
+
+
+def _try_lock(path: Path) -> bool:
+    try:
+        with open(path) as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(handle, fcntl.LOCK_UN)
+    except OSError:
+        return False
+    return False
+
+
 def check(plan: Plan) -> None:
     """Refuse a plan that disagrees with a run already on disk (finished or interrupted), in one line."""
     conflicts = []
-    for run in plan.runs:
-        if run.status == "missing":
+    for run in [*plan.runs, *plan.copies]:
+        if run.status in ("missing", "running", "queued"):
             continue
         folder = run.out if run.status == "done" else results.incomplete_path(run.out)
         on_disk = _read_config(folder / "config.json")

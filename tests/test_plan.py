@@ -29,15 +29,23 @@ def _cli(*arguments, env=None) -> subprocess.CompletedProcess:
     )
 
 
-def test_the_paper_report_with_every_study_and_three_seeds_is_36_runs(tmp_path):
+def test_the_paper_report_with_every_study_and_three_seeds_trains_30_distinct_runs_for_36_folders(tmp_path):
     settings = plan.PlanSettings(
         "paper", seeds=3, studies=("arms", "data-efficiency", "gradcam"), results_root=tmp_path
     )
     built = plan.build(settings)
-    # 2 models + 4 arms + 3 data-efficiency arms at 2 fractions below 1, times 3 seeds.
-    assert len(built.runs) == (2 + 4 + 3 * 2) * 3 == 36
-    assert len({run.out for run in built.runs}) == 36
-    assert built.counts() == {"done": 0, "interrupted": 0, "missing": 36}
+    # 2 models + 4 arms + 3 data-efficiency arms at 2 fractions below 1, times 3 seeds: 36 folders;
+    # the arms study's resnet50 and cnn arms are the main runs' configurations: trained once.
+    assert len(built.runs) + len(built.copies) == (2 + 4 + 3 * 2) * 3 == 36
+    assert len(built.runs) == 30
+    assert len({json.dumps(run.config.to_dict(), default=str) for run in built.runs}) == 30
+    assert {run.name for run in built.copies} == {
+        f"studies-paper/arms/{arm}/seed-{seed}" for arm in ("resnet50", "cnn") for seed in range(3)
+    }
+    assert {copy.same_as for copy in built.copies} == {
+        f"paper/{model}/seed-{seed}" for model in ("resnet50", "cnn") for seed in range(3)
+    }
+    assert built.counts() == {"done": 0, "running": 0, "queued": 0, "interrupted": 0, "missing": 30}
     assert len(built.study_runs("data-efficiency")) == 3 * 3 * 3  # fraction 1 shared with the arms
 
 
@@ -82,9 +90,9 @@ def test_plan_command_prints_each_run_and_a_count(tmp_path):
     lines = printed.splitlines()
     assert lines[0].split()[:2] == ["missing", "smoke/resnet50/seed-0"]
     assert lines[1].split()[:2] == ["done", "smoke/cnn/seed-0"]
-    assert lines[-1] == "2 runs: 1 done, 0 interrupted, 1 missing"
+    assert lines[-1] == "2 runs: 1 done, 1 missing"
     document = json.loads(_cli("plan", "--profile", "smoke", "--json", "--results-root", tmp_path).stdout)
-    assert document["counts"] == {"done": 1, "interrupted": 0, "missing": 1}
+    assert document["counts"] == {"done": 1, "running": 0, "queued": 0, "interrupted": 0, "missing": 1}
     assert document["runs"][1]["arguments"][:2] == ["--model", "cnn"]
 
 

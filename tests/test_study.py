@@ -48,8 +48,10 @@ def test_plan_shares_the_full_data_runs_with_the_arms_study(tmp_path):
     assert root / "data-efficiency" / "resnet50-frozen" / "fraction-0.1" / "seed-0" in folders
     fractions = {run.config.train_fraction for run in planned.study_runs("data-efficiency")}
     assert fractions == {0.1, 1.0}
-    # 2 main runs + 4 arms + 3 arms at fraction 0.1, two seeds each; the full-data runs once.
-    assert len(planned.runs) == (2 + 4 + 3) * 2
+    # 2 main runs + 4 arms + 3 arms at fraction 0.1, two seeds each; the full-data runs once, and
+    # the arms study's resnet50 and cnn are the main runs (trained once, copied into the study).
+    assert len(planned.runs) == (2 + 2 + 3) * 2
+    assert len(planned.copies) == 2 * 2
 
 
 @pytest.mark.slow
@@ -70,7 +72,7 @@ def test_smoke_studies_write_their_summaries(tmp_path, trained_smoke_runs):
         timeout=3600,
     )
     assert finished.returncode == 0, finished.stderr[-3000:]
-    assert "2 done," in finished.stdout, finished.stdout  # the main runs are not trained again
+    assert "7 runs planned: 2 done, 5 to train" in finished.stdout, finished.stdout  # the main runs are not trained again
     root = tmp_path / "studies-smoke"
     arms = json.loads((root / "arms" / "summary.json").read_text())
     assert {row["arm"] for row in arms["runs"]} == {"resnet50", "resnet50-frozen", "resnet50-random", "cnn"}

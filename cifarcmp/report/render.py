@@ -43,6 +43,7 @@ from cifarcmp.analysis.runs import (
 from cifarcmp.errors import UserError, terminal_line
 from cifarcmp.lock import hold
 from cifarcmp.report import figures
+from cifarcmp.report.pinned import pinned_versions
 from cifarcmp.report.tables import arms_table, build_tables, to_markdown, write_table
 from cifarcmp.text import escape_markup, one_line
 
@@ -296,6 +297,8 @@ def build_context(groups: list[RunGroup], studies: Studies | None) -> dict:
         "evidence": evidence["facts"],
         "sample_source": f"{groups[0].label}, seed {first.config['seed']}",
         "studies": _studies_context(studies, synthetic, tables),
+        # The banner says where a run's Keras or TensorFlow is not the pinned one (a Colab run's is Colab's).
+        "pinned": pinned_versions(),
     }
     return context
 

@@ -8,14 +8,44 @@ end by writing `<study>/summary.json`, which is what the report reads.
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 from cifarcmp import results
 from cifarcmp.plan import Plan, PlannedRun
 
 
+def copy_shared_runs(plan: Plan) -> list[PlannedRun]:
+    """Fill each study folder whose configuration a main run trained with a copy of that finished run.
+
+    The copy is written beside the folder and renamed into place, as a run is, so it is never half
+    there; its TensorBoard logs stay with the original. Returns the copies made.
+    """
+    made = []
+    for copy in plan.copies:
+        source = plan.source(copy)
+        if results.is_finished(copy.out) or not results.is_finished(source.out):
+            continue
+        copy.out.parent.mkdir(parents=True, exist_ok=True)
+        # A name of its own beside the folder (no user's folder can be it); a copy cut short leaves
+        # only such a folder, and the original is untouched.
+        work = Path(tempfile.mkdtemp(dir=copy.out.parent, prefix=f".{copy.out.name}.copying-")) / copy.out.name
+        try:
+            shutil.copytree(source.out, work, ignore=shutil.ignore_patterns("tensorboard"))
+            os.replace(work, copy.out)
+        finally:
+            shutil.rmtree(work.parent, ignore_errors=True)
+        made.append(copy)
+    if made:
+        print(f"{len(made)} study folder(s) filled with a copy of the main run of the same configuration")
+    return made
+
+
 def write_summaries(plan: Plan) -> Path:
     """Each study's summary.json from its finished runs (no Keras: this only reads results)."""
+    copy_shared_runs(plan)
     root = plan.studies_root
     for study in plan.settings.studies:
         summary = _summary(study, plan.study_runs(study), plan.settings.profile, root)

@@ -191,8 +191,8 @@ def precision_note(model: keras.Model) -> str:
     if policy == "float32":
         return ""
     if gpu_compute_capability() is None:
-        return f"; precision {policy} on a CPU, where it is slower than float32"
-    return f"; precision {policy}"
+        return f"; precision {policy} (Keras policy) on a CPU, where it is slower than float32"
+    return f"; precision {policy} (Keras policy)"
 
 
 def compile_for_training(model: keras.Model, config: RunConfig) -> None:

@@ -10,6 +10,7 @@ from before the folder is touched until it is published.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime
 import io
@@ -27,7 +28,7 @@ from cifarcmp.config import RunConfig, learning_rate_for_epoch
 from cifarcmp.data import source as data
 from cifarcmp.data import splits
 from cifarcmp.errors import disk_error, terminal_line
-from cifarcmp.train import compute, gradcam, models, monitoring, provenance
+from cifarcmp.train import compute, gradcam, models, monitoring, provenance, stopping
 from cifarcmp.train.checkpoints import Checkpoints, SaveEveryEpoch
 
 SAMPLES_PER_CLASS = 10
@@ -35,6 +36,9 @@ GALLERY_SIZE = 24
 GRADCAM_PER_CLASS = 2
 EVALUATION_BATCH = 256
 RESUMES = "resumed.json"  # in the work folder: when the run was resumed, and from which epoch
+# In the work folder: every attempt at this run (started, ended, seconds), so the manifest can add
+# up a run that was interrupted, requeued or resumed, not just its last attempt.
+ATTEMPTS = "attempts.json"
 
 
 class EpochTimer(keras.callbacks.Callback):
@@ -95,9 +99,14 @@ def train(config: RunConfig, out: Path, force: bool = False) -> Path:
     split = _split(dataset, config)
     model = models.build(config)
     models.compile_for_training(model, config)
+    if model.dtype_policy.name != "float32":  # said before training, not after hours of it
+        print(f"{config.name}{models.precision_note(model)}", flush=True)
     work = results.incomplete_path(out)
     with lock.hold(results.lock_path(out), str(out)):
-        # Again under the lock: another command may have finished or started this run meanwhile.
+        # Again under the lock: another command may have finished this run while this one loaded.
+        if not force and results.is_finished(out):
+            print(f"{out}: finished by another command meanwhile; nothing left to train")
+            return out
         results.check_destination(out, force)
         try:
             return _train_locked(config, out, work, force, dataset, split, model, started)
@@ -117,6 +126,16 @@ def _train_locked(config, out, work, force, dataset, split, model, started) -> P
         print(f"{config.name}: the interrupted run was complete; results in {out}")
         return out
     checkpoints = _prepare_work_dir(work, config, action)
+    _begin_attempt(work, checkpoints, started)
+    try:
+        return _train_attempt(config, out, work, dataset, split, model, started, checkpoints, action)
+    finally:
+        if work.is_dir():  # not published: this attempt ended early (interrupt, requeue, error)
+            with contextlib.suppress(OSError):  # a full disk must not hide the error that ended it
+                _end_attempt(work, time.time())
+
+
+def _train_attempt(config, out, work, dataset, split, model, started, checkpoints, action) -> Path:
     restored = _resume(work, checkpoints, model, action)
     if restored is not None and restored[0]["finished"]:
         print(f"training already finished in {work}; evaluating", file=sys.stderr)
@@ -181,6 +200,45 @@ def _resume(work: Path, checkpoints: Path, model, action: str) -> tuple[dict, li
     return restored
 
 
+def _attempts(work: Path) -> list[dict]:
+    try:
+        return list(json.loads((work / ATTEMPTS).read_text())["attempts"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+
+
+def _begin_attempt(work: Path, checkpoints: Path, started: float) -> None:
+    attempts = _attempts(work)
+    if attempts and attempts[-1].get("ended_at") is None:
+        # The previous attempt was killed outright (SIGKILL, a node lost): it ended no later than
+        # the last thing it wrote, its live log or newest checkpoint.
+        written = [path.stat().st_mtime for path in [checkpoints, *checkpoints.rglob("*")] if path.exists()]
+        _close(attempts[-1], max(written) if written else None, "killed; ended at its last write")
+    attempts.append({"started_at": _iso(started), "ended_at": None, "wall_seconds": None, "started": started})
+    results.write_json(work / ATTEMPTS, {"attempts": attempts})
+
+
+def _end_attempt(work: Path, ended: float) -> list[dict]:
+    """Close the attempt under way; every attempt so far, without the raw start times."""
+    attempts = _attempts(work)
+    if attempts and attempts[-1].get("ended_at") is None:
+        _close(attempts[-1], ended, None)
+        results.write_json(work / ATTEMPTS, {"attempts": attempts})
+    return [{key: value for key, value in attempt.items() if key != "started"} for attempt in attempts]
+
+
+def _close(attempt: dict, ended: float | None, note: str | None) -> None:
+    attempt["ended_at"] = _iso(ended) if ended is not None else None
+    started = attempt.get("started")
+    attempt["wall_seconds"] = round(ended - started, 2) if ended is not None and started is not None else None
+    if note:
+        attempt["note"] = note
+
+
+def _iso(timestamp: float) -> str:
+    return datetime.datetime.fromtimestamp(timestamp, datetime.UTC).isoformat(timespec="seconds")
+
+
 def _resumes(work: Path) -> list[dict]:
     try:
         return list(json.loads((work / RESUMES).read_text())["resumed"])
@@ -215,6 +273,7 @@ def _discard_checkpoints(work: Path) -> None:
         checkpoints.rename(discarded)
     shutil.rmtree(work / ".checkpoints.discarded", ignore_errors=True)
     (work / RESUMES).unlink(missing_ok=True)
+    (work / ATTEMPTS).unlink(missing_ok=True)
 
 
 def _split(dataset: data.Dataset, config: RunConfig) -> dict:
@@ -255,7 +314,8 @@ def _fit(model, config: RunConfig, split: dict, checkpoints: Path, restored) -> 
         keras.callbacks.CSVLogger(str(checkpoints / "history_log.csv"), append=True),  # a live log to tail
         # <run>.incomplete/tensorboard/: moves with the run when it finishes.
         *monitoring.callbacks(checkpoints.parent),
-        saver,  # last: it records what the callbacks before it decided for the epoch
+        saver,  # it records what the callbacks before it decided for the epoch
+        stopping.StopWhenAsked(),  # after the checkpoint: a stop asked for mid-epoch loses nothing
     ]
     model.fit(
         split["x_train"],
@@ -358,4 +418,9 @@ def _write_results(work, config, dataset, split, model, history, metrics, starte
     # The manifest goes last: its "complete" status is what marks the directory as finished.
     manifest = provenance.manifest(dataset, counts, started)
     manifest["resumed"] = _resumes(work)  # empty when the run was never interrupted
+    # started_at and wall_seconds are this, the last, attempt's; the attempts add up to the run's cost.
+    attempts = _end_attempt(work, time.time())
+    manifest["attempts"] = attempts
+    manifest["total_wall_seconds"] = round(sum(attempt["wall_seconds"] or 0 for attempt in attempts), 2)
+    manifest["precision_policy"] = model.dtype_policy.name  # mixed: mixed_bfloat16 or mixed_float16, as it ran
     results.write_json(work / "manifest.json", manifest)
