@@ -72,7 +72,8 @@ def test_smoke_studies_write_their_summaries(tmp_path, trained_smoke_runs):
         timeout=3600,
     )
     assert finished.returncode == 0, finished.stderr[-3000:]
-    assert "7 runs planned: 2 done, 5 to train" in finished.stdout, finished.stdout  # the main runs are not trained again
+    # The main runs are not trained again.
+    assert "7 runs planned: 2 done, 5 to train" in finished.stdout, finished.stdout
     root = tmp_path / "studies-smoke"
     arms = json.loads((root / "arms" / "summary.json").read_text())
     assert {row["arm"] for row in arms["runs"]} == {"resnet50", "resnet50-frozen", "resnet50-random", "cnn"}
