@@ -29,6 +29,9 @@ class Architecture:
     colour: str  # its colour in every figure (a matplotlib colour name)
     family: str  # TRANSFER (ImageNet backbone, the seed's head) or SCRATCH (the seed's CNN)
     gradcam_layer: str  # the last convolutional stage, whose feature maps Grad-CAM weighs
+    # One of the seed report's two models: the main runs of every report. Other entries are
+    # trained only by the studies that ask for them.
+    in_seed_report: bool = False
     # TRANSFER only: the `keras.applications` constructor, the module whose `preprocess_input`
     # the images go through (inside the model, on the accelerator), and the ImageNet "notop"
     # weights file Keras downloads, with the md5 Keras checks it by.
@@ -55,6 +58,7 @@ RESNET50 = Architecture(
     short_label="ResNet50",
     colour="tab:blue",
     family=TRANSFER,
+    in_seed_report=True,
     # ResNet50's base output (conv5_block3_out, 7 x 7 at 224 px): the backbone is one layer, named
     # as keras.applications names its model.
     gradcam_layer="resnet50",
@@ -84,6 +88,7 @@ CNN = Architecture(
     short_label="CNN",
     colour="tab:orange",
     family=SCRATCH,
+    in_seed_report=True,
     gradcam_layer="relu_4",  # the last ReLU after the last convolution (13 x 13)
     protocol={"epochs": 50, "early_stopping_patience": 3, "weights": "none"},
     profile_changes={

@@ -18,6 +18,8 @@ from cifarcmp.errors import UserError
 
 # The networks, in report order; each one's protocol and profiles are its entry in cifarcmp/architectures.py.
 MODELS = tuple(architectures.ARCHITECTURES)
+# The seed report's two: every report's main runs (the others train only in the studies that name them).
+SEED_MODELS = tuple(name for name, entry in architectures.ARCHITECTURES.items() if entry.in_seed_report)
 # The opt-in studies of the seed's claims (run through the plan like every run; cifarcmp/studies/ summarises them, the report reads them).
 STUDIES = ("arms", "data-efficiency", "gradcam")
 PROFILES = ("paper", "quick", "smoke")

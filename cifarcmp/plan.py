@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cifarcmp import config, results
-from cifarcmp.config import MODELS, PROFILES, STUDIES, RunConfig
+from cifarcmp.config import PROFILES, SEED_MODELS, STUDIES, RunConfig
 from cifarcmp.errors import UserError
 from cifarcmp.paths import RESULTS_ROOT
 
@@ -161,7 +161,9 @@ def build(settings: PlanSettings) -> Plan:
     main = results_folder(settings)
     studies_root = main.with_name(f"studies-{main.name}")
     wanted: dict[str, list[tuple[str, float, int, Path]]] = {
-        "main": [(model, 1.0, seed, main / model / f"seed-{seed}") for model in MODELS for seed in settings.seed_list]
+        "main": [
+            (model, 1.0, seed, main / model / f"seed-{seed}") for model in SEED_MODELS for seed in settings.seed_list
+        ]
     }
     if "arms" in settings.studies or "gradcam" in settings.studies:
         wanted["arms"] = [

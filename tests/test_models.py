@@ -113,7 +113,7 @@ def test_precision_defaults_to_float32_and_rejects_others():
         config.resolve("cnn", "paper", precision="half")
 
 
-def test_a_keras_applications_backbone_is_one_registry_entry(monkeypatch):
+def test_a_keras_applications_backbone_is_one_registry_entry(monkeypatch, tmp_path):
     """A new backbone needs its entry and nothing else: config, building, the head, parameter
     counts, FLOPs and Grad-CAM follow from it. (MobileNetV3Small: small enough to build here.)"""
     import keras
@@ -145,6 +145,11 @@ def test_a_keras_applications_backbone_is_one_registry_entry(monkeypatch):
     images = np.random.default_rng(0).integers(0, 256, size=(2, 32, 32, 3)).astype("float32")
     maps, predicted = gradcam.heatmaps(model, entry.gradcam_layer, images)
     assert maps.shape[0] == 2 and predicted.shape == (2,)
+    # Not one of the seed's two, so no report trains it unless a study asks for it.
+    from cifarcmp import plan
+
+    planned = plan.build(plan.PlanSettings("smoke", results_root=tmp_path))
+    assert [run.config.model for run in planned.runs] == ["resnet50", "cnn"]
 
 
 def test_resnet50_inputs_get_the_caffe_preprocessing_its_imagenet_weights_expect():
