@@ -16,6 +16,7 @@ import signal
 import subprocess
 import time
 import zipfile
+from html.parser import HTMLParser
 from pathlib import Path
 
 import jinja2
@@ -57,6 +58,18 @@ HOSTILE_VALUES = [
 ]
 
 
+def _attributes(html: str) -> list:
+    """Every attribute of every element in `html`."""
+    found = []
+
+    class Parser(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            found.extend((tag, name) for name, _ in attrs)
+
+    Parser().feed(html)
+    return found
+
+
 @pytest.mark.parametrize("value", HOSTILE_VALUES)
 def test_an_escaped_value_is_one_line_of_plain_text_wherever_a_template_prints_it(value):
     escaped = escape_markup(value)
@@ -70,7 +83,7 @@ def test_an_escaped_value_is_one_line_of_plain_text_wherever_a_template_prints_i
             if tag in html
         }
         assert not tags, (value, html)
-        assert "onclick" not in html.replace("onclick=alert(3)", "") and "=alert(3)" not in html.split('"')[1::2]
+        assert not _attributes(html), (value, html)  # no element got an attribute from the value
         assert "\u202e" not in html and "\u2066" not in html
     # A later Jinja pass (the print-site plugin's) finds no template in it.
     assert jinja2.Environment().from_string(escaped).render() == escaped
