@@ -50,12 +50,15 @@ def test_smoke_training_writes_a_complete_results_directory(smoke_runs, model):
 
 
 @pytest.mark.parametrize("model", ["cnn", "resnet50"])
-def test_a_run_keeps_its_tensorboard_logs_and_its_closing_line_says_where(smoke_runs, model):
-    logs = smoke_runs / model / "seed-0" / "tensorboard"
+def test_a_run_keeps_its_tensorboard_logs_and_its_closing_line_says_where(smoke_runs, trained_smoke_runs, model):
+    logs = smoke_runs / model / "seed-0" / "tensorboard"  # the copy keeps them
     if not TENSORBOARD:
         assert not logs.exists() and "pip install tensorboard" in CLOSING_LINES[model]
         return
-    assert f"TensorBoard logs in {logs} (make tensorboard)" in CLOSING_LINES[model]
+    assert logs.is_dir()
+    # The closing line names the folder the run was trained in (the session's, before the copy).
+    trained_logs = trained_smoke_runs["root"] / model / "seed-0" / "tensorboard"
+    assert f"TensorBoard logs in {trained_logs} (make tensorboard)" in CLOSING_LINES[model]
     # Keras writes one event file per side; they moved with the run out of its .incomplete folder.
     assert list((logs / "train").glob("events.out.tfevents.*"))
     assert list((logs / "validation").glob("events.out.tfevents.*"))
