@@ -26,15 +26,16 @@ def keras_home(tmp_path_factory) -> Path:
         os.environ["KERAS_HOME"] = previous
 
 
-def run_cli(*arguments, timeout=600) -> subprocess.CompletedProcess:
-    """`cifarcmp ARGUMENTS` in a subprocess, as a user runs it (same KERAS_HOME as the tests)."""
+def run_cli(*arguments, timeout=600, env=None) -> subprocess.CompletedProcess:
+    """`cifarcmp ARGUMENTS` in a subprocess, as a user runs it (same KERAS_HOME as the tests;
+    `env` replaces the whole environment)."""
     return subprocess.run(
         [sys.executable, "-m", "cifarcmp.cli", *map(str, arguments)],
         capture_output=True,
         text=True,
         timeout=timeout,
         cwd=PROJECT_ROOT,
-        env=os.environ.copy(),
+        env=env or os.environ.copy(),
     )
 
 

@@ -78,6 +78,13 @@ _DEFAULT_ACCURACY = {"resnet50": 0.90, "cnn": 0.70}
 GALLERY_SIZE = 24  # as cifarcmp.train writes
 
 
+def write_fixture_results(root: Path) -> Path:
+    """One fixture run of each seed model, seed 0, under `root`/<model>/seed-0/; returns `root`."""
+    write_fixture_run(root / "resnet50" / "seed-0", "resnet50")
+    write_fixture_run(root / "cnn" / "seed-0", "cnn")
+    return root
+
+
 def write_fixture_run(
     path: Path | str,
     model: str,

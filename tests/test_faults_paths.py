@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from conftest import PROJECT_ROOT, assert_one_line_error, run_cli
-from fixtures import write_fixture_run
+from fixtures import write_fixture_results
 
 from cifarcmp.errors import UserError
 from cifarcmp.report.pdf import print_pdf
@@ -27,9 +27,7 @@ LONG = "a" * 300  # longer than the 255 bytes of a name that Linux file systems 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("path-faults") / "results"
-    write_fixture_run(root / "resnet50" / "seed-0", "resnet50")
-    write_fixture_run(root / "cnn" / "seed-0", "cnn")
-    return root
+    return write_fixture_results(root)
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from conftest import assert_one_line_error, run_cli
-from fixtures import write_fixture_run
+from fixtures import write_fixture_results, write_fixture_run
 
 from cifarcmp.errors import UserError
 from cifarcmp.lock import hold
@@ -21,9 +21,7 @@ from cifarcmp.report.render import MARKER, render
 @pytest.fixture(scope="module")
 def results(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("render-faults") / "results"
-    write_fixture_run(root / "resnet50" / "seed-0", "resnet50")
-    write_fixture_run(root / "cnn" / "seed-0", "cnn")
-    return root
+    return write_fixture_results(root)
 
 
 def _files(folder: Path) -> dict[str, bytes]:

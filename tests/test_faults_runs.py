@@ -14,16 +14,14 @@ from pathlib import Path
 
 import pytest
 from conftest import assert_one_line_error, run_cli
-from fixtures import write_fixture_run
+from fixtures import write_fixture_results, write_fixture_run
 
 from cifarcmp.analysis.runs import load_groups
 from cifarcmp.results import find_runs
 
 
 def _results(root: Path) -> Path:
-    write_fixture_run(root / "resnet50" / "seed-0", "resnet50")
-    write_fixture_run(root / "cnn" / "seed-0", "cnn")
-    return root
+    return write_fixture_results(root)
 
 
 def _copy_run(source: Path, target: Path) -> None:

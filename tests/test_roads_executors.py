@@ -15,24 +15,13 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import PROJECT_ROOT, assert_one_line_error
+from conftest import PROJECT_ROOT, assert_one_line_error, run_cli
 from fixtures import write_fixture_run
 
 from cifarcmp import lock, plan, results
 from cifarcmp.errors import UserError
 from cifarcmp.executors import local, slurm
 from cifarcmp.studies import summaries as studies
-
-
-def _cli(*arguments, env=None, timeout=120) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "cifarcmp.cli", *map(str, arguments)],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=PROJECT_ROOT,
-        env=env or os.environ.copy(),
-    )
 
 
 def _no_slurm_environment() -> dict:
@@ -64,7 +53,7 @@ def test_a_study_folder_of_a_main_runs_configuration_gets_a_copy_of_it_once_it_f
     again = plan.build(settings)
     assert {run.name: run.status for run in again.copies}["studies-smoke/arms/cnn/seed-0"] == "done"
     plan.check(again)  # the copy holds the configuration its study folder asks for
-    printed = _cli(
+    printed = run_cli(
         "plan", "--profile", "smoke", "--studies", "arms", "--results-root", tmp_path, env=_no_slurm_environment()
     )
     assert "copied       studies-smoke/arms/cnn/seed-0" in printed.stdout
@@ -106,7 +95,7 @@ def test_the_signal_lead_fits_the_time_limit():
 
 
 def test_dry_run_prints_the_script_and_the_sbatch_line_and_writes_nothing(tmp_path):
-    shown = _cli(
+    shown = run_cli(
         "run-plan", "--profile", "smoke", "--executor", "slurm", "--dry-run", "--results-root", tmp_path,
         "--time", "00:01:00", "--max-restarts", "5",
         "--sbatch-arg", "--mem=1G",  # the space form: a value starting with --
@@ -128,7 +117,7 @@ def test_dry_run_prints_the_script_and_the_sbatch_line_and_writes_nothing(tmp_pa
 
 
 def test_a_lead_longer_than_the_limit_is_refused_in_one_line(tmp_path):
-    refused = _cli(
+    refused = run_cli(
         "run-plan", "--profile", "smoke", "--executor", "slurm", "--dry-run", "--results-root", tmp_path,
         "--time", "1", "--signal-lead", "90", env=_no_slurm_environment(),
     )  # fmt: skip
@@ -145,7 +134,7 @@ def test_a_lead_longer_than_the_limit_is_refused_in_one_line(tmp_path):
     ],
 )
 def test_bad_slurm_options_are_one_line(tmp_path, arguments, fragments):
-    refused = _cli(
+    refused = run_cli(
         "run-plan", "--profile", "smoke", "--results-root", tmp_path, *arguments, env=_no_slurm_environment()
     )
     assert_one_line_error(refused, *fragments)
@@ -159,7 +148,7 @@ def test_sbatch_test_only_is_refused_instead_of_polling_forever(tmp_path):
     fake.write_text('#!/bin/sh\necho "sbatch: Job 7 to start at 2026-01-01T00:00:00 using 2 processors" >&2\n')
     fake.chmod(0o755)
     environment = {**os.environ, "PATH": f"{bin_folder}:{Path(sys.executable).parent}:/bin"}
-    refused = _cli(
+    refused = run_cli(
         "run-plan", "--profile", "smoke", "--executor", "slurm", "--results-root", tmp_path / "results",
         "--sbatch-arg=--test-only", env=environment, timeout=60,
     )  # fmt: skip
@@ -211,7 +200,7 @@ def test_runs_that_fail_before_training_get_advice_that_fits_not_resume(tmp_path
     for model in ("resnet50", "cnn"):  # folders the project did not make, where the runs go
         (tmp_path / "smoke" / model / "seed-0").mkdir(parents=True)
         (tmp_path / "smoke" / model / "seed-0" / "notes.txt").write_text("mine")
-    ran = _cli("run-plan", "--profile", "smoke", "--jobs", "2", "--results-root", tmp_path, timeout=300)
+    ran = run_cli("run-plan", "--profile", "smoke", "--jobs", "2", "--results-root", tmp_path, timeout=300)
     assert ran.returncode == 1
     assert "all 2 runs done" not in ran.stdout
     assert "FAILED   smoke/cnn/seed-0 (exit 1; log:" in ran.stdout

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import assert_one_line_error, run_cli
-from fixtures import build_site, write_fixture_run, write_fixture_study
+from fixtures import build_site, write_fixture_results, write_fixture_run, write_fixture_study
 
 from cifarcmp.analysis.runs import load_groups
 from cifarcmp.errors import UserError
@@ -31,9 +31,7 @@ from cifarcmp.report.render import MARKER, render
 
 
 def _results(root: Path) -> Path:
-    write_fixture_run(root / "resnet50" / "seed-0", "resnet50")
-    write_fixture_run(root / "cnn" / "seed-0", "cnn")
-    return root
+    return write_fixture_results(root)
 
 
 def _edit_json(name: str, change):
