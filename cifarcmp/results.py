@@ -695,9 +695,7 @@ def find_runs(root: Path | str) -> list[Path]:
 
 
 def is_finished(path: Path) -> bool:
-    if not (path / "manifest.json").is_file():  # a pipe there would block the read
-        return False
-    try:
+    try:  # check_plain_file refuses a pipe there, which would block the read
         check_plain_file(path / "manifest.json", MAX_TEXT_FILE_BYTES)
         return json.loads((path / "manifest.json").read_text()).get("status") == "complete"
     except (OSError, ValueError, UserError, AttributeError):

@@ -6,8 +6,9 @@ may differ for that reason alone, so the report says so wherever it shows a run'
 
 from __future__ import annotations
 
-import re
 import tomllib
+
+from packaging.requirements import Requirement
 
 from cifarcmp import paths
 
@@ -23,8 +24,9 @@ def pinned_versions() -> dict[str, str]:
         return {}
     requirements = [*project.get("dependencies", []), *project.get("optional-dependencies", {}).get("cpu", [])]
     pinned = {}
-    for requirement in requirements:
-        found = re.fullmatch(r"\s*([A-Za-z0-9_.-]+)(?:\[[^]]*\])?\s*==\s*([^\s;,]+)\s*", requirement)
-        if found and found.group(1).lower() in PINNED_PACKAGES:
-            pinned.setdefault(PINNED_PACKAGES[found.group(1).lower()], found.group(2))
+    for text in requirements:
+        requirement = Requirement(text)  # packaging's parser (matplotlib depends on it), not a regex
+        exact = [spec.version for spec in requirement.specifier if spec.operator == "=="]
+        if exact and requirement.name.lower() in PINNED_PACKAGES:
+            pinned.setdefault(PINNED_PACKAGES[requirement.name.lower()], exact[0])
     return pinned
