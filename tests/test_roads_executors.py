@@ -293,7 +293,7 @@ def test_a_run_finished_by_another_command_meanwhile_is_not_an_error(tmp_path, m
 
 def test_make_tensorboard_takes_port_host_and_the_results_folder():
     shown = subprocess.run(
-        ["make", "-n", "tensorboard", "PORT=7007", "HOST=0.0.0.0", "LOGDIR=results/paper"],
+        ["make", "--no-print-directory", "-n", "tensorboard", "PORT=7007", "HOST=0.0.0.0", "LOGDIR=results/paper"],
         cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,
