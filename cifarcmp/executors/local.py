@@ -145,14 +145,16 @@ def _start(
         with open(log, "a") as output:  # the child keeps its own copy of the descriptor
             return subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, **options), None
     # One run at a time: its output to this terminal and to its log, line by line as it comes.
+    # The log is opened before the child starts, so it exists as soon as the run is under way.
+    output = open(log, "ab")
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **options)
-    copier = threading.Thread(target=_copy, args=(process.stdout, log), daemon=True)
+    copier = threading.Thread(target=_copy, args=(process.stdout, output), daemon=True)
     copier.start()
     return process, copier
 
 
-def _copy(stream, log: Path) -> None:
-    with open(log, "ab") as output:
+def _copy(stream, output) -> None:
+    with output:
         for line in iter(stream.readline, b""):
             output.write(line)
             output.flush()
