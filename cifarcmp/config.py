@@ -21,7 +21,6 @@ MODELS = tuple(architectures.ARCHITECTURES)
 # The seed report's two: every report's main runs (the others train only in the studies that name them).
 SEED_MODELS = tuple(name for name, entry in architectures.ARCHITECTURES.items() if entry.in_seed_report)
 # The opt-in studies of the seed's claims (run through the plan like every run; cifarcmp/studies/ summarises them, the report reads them).
-STUDIES = ("arms", "data-efficiency", "gradcam")
 PROFILES = ("paper", "quick", "smoke")
 # Arithmetic precision: float32 throughout (the seed's), or Keras' mixed precision (train/models.py).
 PRECISIONS = ("float32", "mixed")

@@ -346,14 +346,16 @@ HISTORY_RULES = {
     "seconds": NON_NEGATIVE,
     "train_seconds": NON_NEGATIVE,
 }
-# A study's summary.json (written by `cifarcmp study`); the report checks which arms it knows.
+# A study's summary.json (cifarcmp/studies/summaries.py): the fields of every row; each study adds
+# its own (its module's row_rules). The report checks which arms it knows.
 STUDY_RUN = {
     "arm": _text(64, 1),
     "seed": COUNT,
     "run": _text(1000, 1),
     "synthetic": BOOLEAN,
 }
-_STUDY_FIGURES = {
+# The figures of a run that trained, for the studies that compare them.
+STUDY_FIGURES = {
     "fraction": _number(1e-9, 1),
     "test_accuracy": FRACTION,
     "val_accuracy": FRACTION,
@@ -367,20 +369,16 @@ _STUDY_FIGURES = {
     "parameters": PARAMETERS,
     "device": _record({"kind": _text(16, 1), "name": _text(200, 1), "count": _Optional(_nullable(COUNT))}),
 }
-STUDY_ROWS = {
-    "arms": _record({**STUDY_RUN, **_STUDY_FIGURES}),
-    "data-efficiency": _record({**STUDY_RUN, **_STUDY_FIGURES}),
-    "gradcam": _record({**STUDY_RUN, "has_gradcam": BOOLEAN}),
-}
 
 
-def study_summary_rule(study: str):
+def study_summary_rule(study: str, row_rules: dict):
+    """A study's summary.json: its rows hold every study's fields and the study's own `row_rules`."""
     return _record(
         {
             "study": _text(choices=(study,)),
             "profile": _Optional(_nullable(_text(64))),
             "synthetic": BOOLEAN,
-            "runs": _list(STUDY_ROWS[study], minimum=1, limit=10_000),
+            "runs": _list(_record({**STUDY_RUN, **row_rules}), minimum=1, limit=10_000),
         }
     )
 

@@ -76,6 +76,28 @@ def test_each_stage_imports_only_what_its_docstring_allows():
     assert not breaches, "\n".join(breaches)
 
 
+def test_a_study_module_imports_no_plan_and_is_registered():
+    """The plan imports the study modules, so they must not import it (summaries.py may); and a study
+    module left out of the registry would be a study no STUDIES= could ask for."""
+    import importlib
+
+    from cifarcmp.studies import STUDIES
+
+    infrastructure = ("__init__", "summaries", "study")
+    modules = sorted(path for path in (PACKAGE / "studies").glob("*.py") if path.stem not in infrastructure)
+    breaches = [
+        f"{path.relative_to(PROJECT_ROOT)} imports {imported}"
+        for path in modules
+        for imported in _imports(path)
+        if imported.startswith(("cifarcmp.plan", "cifarcmp.studies.summaries"))
+    ]
+    assert not breaches, "\n".join(breaches)
+    unregistered = [
+        path.stem for path in modules if importlib.import_module(_module_name(path)).STUDY not in STUDIES.values()
+    ]
+    assert modules and not unregistered
+
+
 def test_no_import_cycles():
     modules = {_module_name(path): path for path in PACKAGE.rglob("*.py")}
     graph = {}

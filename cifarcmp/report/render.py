@@ -45,16 +45,10 @@ from cifarcmp.lock import hold
 from cifarcmp.report import figures
 from cifarcmp.report.pinned import pinned_versions
 from cifarcmp.report.tables import arms_table, build_tables, to_markdown, write_table
+from cifarcmp.studies import STUDIES
 from cifarcmp.text import escape_markup, one_line
 
-STUDIES_COMMAND = "make report STUDIES=arms,data-efficiency,gradcam"
-STUDY_DESCRIPTIONS = {
-    "arms": "ResNet50 fine-tuned (the seed's), ResNet50 as a frozen feature extractor, ResNet50 from random "
-    "initialisation, and the CNN, on the same split",
-    "data-efficiency": "the fine-tuned, frozen and scratch arms on stratified fractions of the training split "
-    "(1 %, 10 %, 100 % by default)",
-    "gradcam": "Grad-CAM heat maps of two test images per class for every arm",
-}
+STUDIES_COMMAND = f"make report STUDIES={','.join(STUDIES)}"
 # Number formatting in templates goes through the same functions as the tables' cells.
 FILTERS = {
     "count": formatting.format_count,
@@ -315,7 +309,7 @@ def _studies_context(studies: Studies | None, main_synthetic: bool, tables: dict
         tables["studies-data-efficiency"] = claims.data_efficiency_table(studies, synthetic)
     return {
         "ran": list(studies.summaries) if studies else [],
-        "all": STUDY_DESCRIPTIONS,
+        "all": {name: study.description for name, study in STUDIES.items()},
         "root": _reader_path(studies.root) if studies else None,
         "profile": studies.profile if studies else None,
         "command": STUDIES_COMMAND,
