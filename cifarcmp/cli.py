@@ -169,6 +169,12 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     evaluate.add_argument("results", type=Path, help="a run directory, or a folder of runs")
+    evaluate.add_argument(
+        "--predict",
+        action="store_true",
+        help="also predict the test set again from each run's kept model (its data must be at hand) "
+        "and say how far the new predictions are from the stored ones",
+    )
     return parser
 
 
@@ -643,6 +649,11 @@ def _evaluate(arguments) -> int:
         raise UserError(f"{arguments.results}: holds no finished run")
     for path in runs:
         run = results.load_run(path)
+        if arguments.predict:
+            from cifarcmp.train import evaluate
+
+            again = evaluate.predict_again(run)
+            print(f"{path}: {evaluation.prediction_agreement(run.predictions, again)}")
         result = evaluation.evaluation(run)
         results.write_evaluation(run, result)
         accuracy = result["accuracy"]

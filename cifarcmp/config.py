@@ -86,6 +86,12 @@ class RunConfig:
         """Side of the image the network body sees, in pixels."""
         return 32 * self.upsampling if architectures.get(self.model).transfer else 32
 
+    @classmethod
+    def from_dict(cls, data: dict) -> RunConfig:
+        """The configuration a run's config.json holds (to_dict's derived fields dropped)."""
+        values = {item.name: data[item.name] for item in fields(cls) if item.name in data}
+        return cls(**{**values, **{key: tuple(values[key]) for key in ("dropout", "deviations") if key in values}})
+
     def to_dict(self) -> dict:
         data = asdict(self)
         data["image_size"] = self.image_size

@@ -66,8 +66,11 @@ RUN_FILES = (
     "predictions.npz",
     "samples.npz",
 )
+# The trained network's weights (Keras' save_weights), hashed in the manifest's `model`: about
+# 100 MB for ResNet50, so never committed (.gitignore) and left out of the Colab zip.
+MODEL_FILE = "model.weights.h5"
 # Files a run may hold besides RUN_FILES, read by the report or rewritten by `cifarcmp evaluate`.
-OPTIONAL_RUN_FILES = ("gallery.npz", "gradcam.npz", "evaluation.json", "confusion.csv")
+OPTIONAL_RUN_FILES = ("gallery.npz", "gradcam.npz", "evaluation.json", "confusion.csv", MODEL_FILE)
 HISTORY_COLUMNS = (
     "epoch",
     "loss",
@@ -264,6 +267,17 @@ MANIFEST = _record(
         "versions": _mapping(_nullable(_text(64))),
         "device": _record({"kind": _text(16, 1), "name": _text(200, 1), "count": _Optional(_nullable(COUNT))}),
         "started_at": _Optional(TIMESTAMP),
+        # The kept model (runs from before models were kept have none).
+        "model": _Optional(
+            _record(
+                {
+                    "file": _text(choices=(MODEL_FILE,)),
+                    "sha256": _text(64, 64),
+                    "bytes": POSITIVE,
+                    "keras": _Optional(_text(64)),
+                }
+            )
+        ),
         "finished_at": TIMESTAMP,
         "data": _record(
             {
