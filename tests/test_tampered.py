@@ -541,3 +541,25 @@ def test_markup_in_results_never_becomes_markup_in_the_site(tmp_path):
     text = "".join(page.extract_text() for page in PdfReader(print_pdf(site)).pages)
     assert "/data/{{ 7*7 }}/x" in "".join(text.split("\n")) and "/data/49/" not in text
     assert not (built["root"] / "RAN").exists() and not (PROJECT_ROOT / "RAN").exists()
+
+
+def test_the_config_schema_is_made_from_run_config_and_refuses_what_the_report_cannot_show():
+    from dataclasses import fields
+
+    from cifarcmp import schema
+    from cifarcmp.config import RunConfig, resolve
+
+    assert {item.name for item in fields(RunConfig)} <= set(schema.CONFIG["properties"])
+    written = json.loads(json.dumps(resolve("resnet50", "smoke").to_dict()))
+    assert schema.problem(written, schema.CONFIG) is None
+    for change, said in (
+        ({"seed": 2.0}, "seed is 2.0, expected an integer"),
+        ({"learning_rate": NAN}, "learning_rate is nan, expected a finite number"),
+        ({"freeze_base": 1}, "freeze_base is 1, expected true or false"),
+        ({"precision": "half"}, "precision is 'half', expected one of: float32, mixed"),
+        ({"dropout": [0.25, 2.0]}, "dropout[1] is 2.0, expected a fraction in 0..1"),
+    ):
+        assert schema.problem({**written, **change}, schema.CONFIG) == said
+    assert schema.problem({key: value for key, value in written.items() if key != "epochs"}, schema.CONFIG) == (
+        "lacks epochs"
+    )

@@ -4,7 +4,7 @@ A study is one module defining one `Study` (study.py), registered below: its run
 row, its row contract and its description. Adding a study is one module and one line here.
 
 A study's runs are planned by `cifarcmp.plan` and trained by the executors; `summaries` writes what
-the report reads. The study modules import only `cifarcmp.config`, `cifarcmp.results` and
+the report reads. The study modules import only `cifarcmp.config`, `cifarcmp.schema` and
 `study.py` (the plan imports them); `summaries` may import the plan. Never Keras, the training
 stage, the executors, analysis or report.
 """

@@ -4,7 +4,7 @@ from random initialisation, and the scratch CNN, on the same split and seeds (co
 It separates what the seed's comparison mixes: ImageNet weights, fine-tuning and architecture.
 """
 
-from cifarcmp import config, results
+from cifarcmp import config, schema
 from cifarcmp.studies.study import Request, Study, Wanted
 
 
@@ -21,5 +21,5 @@ STUDY = Study(
     description="ResNet50 fine-tuned (the seed's), ResNet50 as a frozen feature extractor, ResNet50 from "
     "random initialisation, and the CNN, on the same split",
     runs=_runs,
-    row_rules=results.STUDY_FIGURES,
+    row_rules=schema.STUDY_FIGURES,
 )

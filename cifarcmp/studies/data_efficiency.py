@@ -3,7 +3,7 @@ training split (1 %, 10 %, 100 % by default; FRACTIONS=), to see whether transfe
 labelled images are few.
 """
 
-from cifarcmp import results
+from cifarcmp import schema
 from cifarcmp.studies.study import Request, Study, Wanted
 
 ARMS = ("resnet50", "resnet50-frozen", "cnn")
@@ -29,5 +29,5 @@ STUDY = Study(
     description="the fine-tuned, frozen and scratch arms on stratified fractions of the training split "
     "(1 %, 10 %, 100 % by default)",
     runs=_runs,
-    row_rules=results.STUDY_FIGURES,
+    row_rules=schema.STUDY_FIGURES,
 )

@@ -4,12 +4,12 @@
 
 from pathlib import Path
 
-from cifarcmp import results
+from cifarcmp import schema
 from cifarcmp.studies.study import Study
 
 
 def _row(row: dict, folder: Path) -> dict:
-    return {**{key: row[key] for key in results.STUDY_RUN}, "has_gradcam": (folder / "gradcam.npz").is_file()}
+    return {**{key: row[key] for key in schema.STUDY_RUN}, "has_gradcam": (folder / "gradcam.npz").is_file()}
 
 
 STUDY = Study(
@@ -17,5 +17,5 @@ STUDY = Study(
     description="Grad-CAM heat maps of two test images per class for every arm",
     reads="arms",
     row=_row,
-    row_rules={"has_gradcam": results.BOOLEAN},
+    row_rules={"has_gradcam": schema.BOOLEAN},
 )

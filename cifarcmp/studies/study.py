@@ -51,5 +51,5 @@ class Study:
     reads: str = ""
     # Its summary row for one finished run, from the row every study starts with (summaries.py).
     row: Callable[[dict, Path], dict] = _keep_row
-    # The contract of its rows beyond the fields every row has (results.STUDY_RUN): field -> rule.
+    # The contract of its rows beyond the fields every row has (schema.STUDY_RUN): field -> JSON Schema.
     row_rules: Mapping[str, object] = field(default_factory=dict)
