@@ -144,6 +144,23 @@ def write_history(path: Path, rows: list[dict]) -> None:
             writer.writerow({column: row[column] for column in columns})
 
 
+def write_run(
+    folder: Path, *, summary: dict, history: list[dict], metrics: dict, arrays: dict[str, dict], manifest: dict
+) -> None:
+    """Every file of a finished run into `folder` (beside the config.json it was started with).
+
+    The one writer of a run, used by training and by the tests' fixture runs. `arrays` maps each
+    .npz file (predictions.npz, samples.npz, and the optional gallery.npz, gradcam.npz) to its
+    arrays. The manifest goes last: its "complete" status is what marks the directory finished.
+    """
+    write_json(folder / "summary.json", summary)
+    write_history(folder / "history.csv", history)
+    write_json(folder / "metrics.json", metrics)
+    for name, contents in arrays.items():
+        np.savez_compressed(folder / name, **contents)
+    write_json(folder / "manifest.json", manifest)
+
+
 def read_history_log(path: Path) -> list[dict]:
     """Rows of a Keras CSVLogger file, as strings (empty when training logged nothing yet)."""
     if not path.exists():

@@ -321,47 +321,42 @@ def _history(logged: list[dict]) -> list[dict]:
 
 
 def _write_results(work, config, dataset, split, model, history, metrics, started) -> None:
-    results.write_json(work / "summary.json", models.summary(model))
-    results.write_history(work / "history.csv", history)
-    results.write_json(work / "metrics.json", metrics)
-    np.savez_compressed(
-        work / "predictions.npz",
-        labels=split["y_test"].astype(np.int64),
-        probabilities=split["test_probabilities"],
-        indices=split["test_indices"].astype(np.int64),
-    )
     picks = splits.first_per_class(split["y_train"], SAMPLES_PER_CLASS)
-    np.savez_compressed(work / "samples.npz", images=split["x_train"][picks], labels=split["y_train"][picks])
     # The test images of the most confident mistakes, so the report can show them without the
     # data set (the site build reads only results).
     mistakes = stats.most_confident_mistakes(split["test_probabilities"], split["y_test"], GALLERY_SIZE)
-    np.savez_compressed(
-        work / "gallery.npz",
-        images=split["x_test"][mistakes],
-        indices=split["test_indices"][mistakes].astype(np.int64),
-        labels=split["y_test"][mistakes].astype(np.int64),
-        predicted=split["test_probabilities"][mistakes].argmax(axis=1).astype(np.int64),
-        confidence=split["test_probabilities"][mistakes].max(axis=1),
-    )
+    positions = splits.first_per_class(split["y_test"], GRADCAM_PER_CLASS)
+    maps, predicted = gradcam.heatmaps(model, architectures.get(config.model).gradcam_layer, split["x_test"][positions])
+    arrays = {
+        "predictions.npz": {
+            "labels": split["y_test"].astype(np.int64),
+            "probabilities": split["test_probabilities"],
+            "indices": split["test_indices"].astype(np.int64),
+        },
+        "samples.npz": {"images": split["x_train"][picks], "labels": split["y_train"][picks]},
+        "gallery.npz": {
+            "images": split["x_test"][mistakes],
+            "indices": split["test_indices"][mistakes].astype(np.int64),
+            "labels": split["y_test"][mistakes].astype(np.int64),
+            "predicted": split["test_probabilities"][mistakes].argmax(axis=1).astype(np.int64),
+            "confidence": split["test_probabilities"][mistakes].max(axis=1),
+        },
+        "gradcam.npz": {
+            "images": split["x_test"][positions],
+            "heatmaps": maps,
+            "labels": split["y_test"][positions].astype(np.int64),
+            "predicted": predicted.astype(np.int64),
+            "indices": split["test_indices"][positions].astype(np.int64),
+        },
+    }
     counts = {
         "train": splits.class_counts(split["y_train"]),
         "validation": splits.class_counts(split["y_val"]),
         "test": splits.class_counts(split["y_test"]),
     }
-    positions = splits.first_per_class(split["y_test"], GRADCAM_PER_CLASS)
-    maps, predicted = gradcam.heatmaps(model, architectures.get(config.model).gradcam_layer, split["x_test"][positions])
-    np.savez_compressed(
-        work / "gradcam.npz",
-        images=split["x_test"][positions],
-        heatmaps=maps,
-        labels=split["y_test"][positions].astype(np.int64),
-        predicted=predicted.astype(np.int64),
-        indices=split["test_indices"][positions].astype(np.int64),
-    )
     # The trained model, so ensembles, test-time augmentation, a distillation teacher or a new
     # evaluation need no retraining (`cifarcmp evaluate --predict`).
     kept = evaluate.keep_model(model, work)
-    # The manifest goes last: its "complete" status is what marks the directory as finished.
     manifest = provenance.manifest(dataset, counts, started)
     manifest["model"] = kept
     manifest["resumed"] = _resumes(work)  # empty when the run was never interrupted
@@ -370,4 +365,6 @@ def _write_results(work, config, dataset, split, model, history, metrics, starte
     manifest["attempts"] = attempts
     manifest["total_wall_seconds"] = round(sum(attempt["wall_seconds"] or 0 for attempt in attempts), 2)
     manifest["precision_policy"] = model.dtype_policy.name  # mixed: mixed_bfloat16 or mixed_float16, as it ran
-    results.write_json(work / "manifest.json", manifest)
+    results.write_run(
+        work, summary=models.summary(model), history=history, metrics=metrics, arrays=arrays, manifest=manifest
+    )
