@@ -40,7 +40,6 @@ a real-data profile ran on synthetic data.
 from __future__ import annotations
 
 import csv
-import errno
 import io
 import json
 import math
@@ -57,6 +56,7 @@ import numpy as np
 
 from cifarcmp import schema
 from cifarcmp.errors import UserError
+from cifarcmp.files import write_text_atomically, write_texts_together
 from cifarcmp.text import spreadsheet_cell
 
 SCHEMA_VERSION = 1
@@ -501,91 +501,6 @@ def publish(work: Path, final: Path) -> None:
     finally:
         if final.exists():
             shutil.rmtree(trash, ignore_errors=True)
-
-
-def write_text_atomically(path: Path, text: str) -> None:
-    """Write via a temporary file in the same directory and os.replace it into place.
-
-    A reader (the report, a browser download) then sees the old file or the new one, never half
-    of one, even if the writer is interrupted.
-    """
-    temporary = _written_temporary(path, text)
-    try:
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def _written_temporary(path: Path, text: str) -> str:
-    """`text` in a new temporary file beside `path`, flushed to the disk; its name.
-
-    fsync makes a full disk or an exceeded quota fail here, where it can still be reported, rather
-    than after the rename (file systems that allocate late, or network ones, report it only then).
-    """
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(handle, 0o666 & ~_umask())  # mkstemp makes 0600; give what open() would
-        with os.fdopen(handle, "w", newline="") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return temporary
-
-
-def write_texts_together(folder: Path, texts: dict[str, str]) -> None:
-    """Replace several files of `folder` as one: afterwards all are new, or, if anything failed,
-    all are as they were (or absent, as they were).
-
-    Every new file is written in full first; only then are they renamed into place, each old one
-    kept under a temporary name until all are, and put back if a rename fails.
-    """
-    temporaries: dict[str, str] = {}
-    previous: dict[str, Path] = {}
-    placed: list[str] = []
-    try:
-        for name, text in texts.items():
-            temporaries[name] = _written_temporary(folder / name, text)
-        for name in texts:
-            if (folder / name).exists():
-                previous[name] = _kept_copy(folder / name)
-        for name in texts:
-            os.replace(temporaries[name], folder / name)
-            placed.append(name)
-    except BaseException:
-        for name in placed:  # put back what was there before
-            if name in previous:
-                os.replace(previous[name], folder / name)
-            else:
-                (folder / name).unlink(missing_ok=True)
-        raise
-    finally:
-        for leftover in [*temporaries.values(), *previous.values()]:
-            Path(leftover).unlink(missing_ok=True)
-
-
-def _kept_copy(path: Path) -> Path:
-    """A second name for `path` (a hard link: no space needed; a copy where links are not allowed)."""
-    handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".previous")
-    os.close(handle)
-    kept = Path(name)
-    kept.unlink()
-    try:
-        os.link(path, kept)
-    except OSError as error:
-        if error.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK):
-            raise
-        shutil.copyfile(path, kept)
-    return kept
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def confusion_csv(counts: list[list[int]], names: list[str]) -> str:
