@@ -346,15 +346,25 @@ def build_site(results: Path, root: Path, site_url: str | None = None) -> dict:
     if site_url:
         environment["SITE_URL"] = site_url
     started = time.monotonic()
-    # cwd = the copy's root, as `make site` runs from the project root: snippets and the notebook
-    # pages find docs/generated/ from there.
-    build = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(root / "site")],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        env=environment,
-    )
+    # The site is built from the rendering alone: the results (and the studies beside them) are out
+    # of reach while mkdocs runs the pages, so a page that read them would fail the build.
+    inputs = [folder for folder in (results, results.parent / f"studies-{results.name}") if folder.is_dir()]
+    hidden = [folder.with_name(f".{folder.name}.hidden-during-build") for folder in inputs]
+    for folder, away in zip(inputs, hidden):
+        folder.rename(away)
+    try:
+        # cwd = the copy's root, as `make site` runs from the project root: snippets and the
+        # notebook pages find docs/generated/ from there.
+        build = subprocess.run(
+            [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(root / "site")],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            env=environment,
+        )
+    finally:
+        for folder, away in zip(inputs, hidden):
+            away.rename(folder)
     seconds = time.monotonic() - started
     assert build.returncode == 0, build.stderr[-4000:]
     return {"root": root, "site": root / "site", "runs": runs, "build_seconds": seconds}

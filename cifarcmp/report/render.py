@@ -42,7 +42,7 @@ from cifarcmp.analysis.runs import (
 )
 from cifarcmp.errors import UserError, terminal_line
 from cifarcmp.lock import hold
-from cifarcmp.report import figures
+from cifarcmp.report import figure_data, figures
 from cifarcmp.report.pinned import pinned_versions
 from cifarcmp.report.tables import arms_table, build_tables, to_markdown, write_table
 from cifarcmp.studies import STUDIES
@@ -400,8 +400,10 @@ def _render_into(
         "studies_root": os.path.relpath(studies.root.resolve(), out_dir) if studies else None,
         "studies": list(studies.summaries) if studies else [],
         "synthetic": context["studies"]["synthetic"],
+        "command": STUDIES_COMMAND,
     }
     (work / "studies.json").write_text(json.dumps(record, indent=2) + "\n")
+    figure_data.write(work, groups, studies)  # all the executed pages draw
 
 
 def snippet_html(text: str) -> str:
