@@ -321,6 +321,12 @@ def test_render_keeps_a_users_folder_and_replaces_its_own(tmp_path):
     assert (empty / MARKER).is_file() and (empty / "comparison.md").is_file()
     render(root, empty)
     assert (empty / MARKER).is_file()
+    # The executed pages draw their figures into it during the site build; a second report renders again.
+    (empty / "figures" / "confusion-cnn-seed-0.png").write_bytes(b"\x89PNG")
+    render(root, empty)
+    assert not (empty / "figures" / "confusion-cnn-seed-0.png").exists()
+    (empty / "figures" / "mine").mkdir()
+    assert_one_line_error(run_cli("render", root, "--out", empty), "figures/mine", "did not write")
 
 
 def test_a_folder_without_the_marker_is_never_replaced(tmp_path):

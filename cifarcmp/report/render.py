@@ -44,6 +44,7 @@ from cifarcmp.errors import UserError, terminal_line
 from cifarcmp.lock import hold
 from cifarcmp.report import figure_data, figures
 from cifarcmp.report.pinned import pinned_versions
+from cifarcmp.report.site import PAGE_FIGURES
 from cifarcmp.report.tables import arms_table, build_tables, to_markdown, write_table
 from cifarcmp.studies import STUDIES
 from cifarcmp.text import escape_markup, one_line
@@ -165,7 +166,15 @@ def _foreign_entries(entries: dict[str, str], written: dict[str, str] | None, te
         pages = {path.name.removesuffix(".j2") for path in (templates_dir / "pages").glob("*.md.j2")}
         allowed = _RENDERED_BEFORE_LISTS | pages
         return sorted(name for name, kind in entries.items() if name.split("/")[0] not in allowed or kind == "link")
-    return sorted(name for name, kind in entries.items() if written.get(name) != kind)
+    return sorted(name for name, kind in entries.items() if written.get(name) != kind and not _page_figure(name, kind))
+
+
+def _page_figure(name: str, kind: str) -> bool:
+    """A figure the executed pages drew into the rendering (report.site.show_figure), during a site
+    build after this render: the site's, so the next render may replace it (a user's file is not a
+    PNG straight inside figures/)."""
+    folder, _, file = name.partition("/")
+    return kind == "file" and folder == PAGE_FIGURES and "/" not in file and file.endswith(".png")
 
 
 # The top-level names a marker without a list vouches for (the renders that wrote such markers).
@@ -358,7 +367,7 @@ def _render_into(
         figures.sample_grid(
             samples["images"][chosen], samples["labels"][chosen], first.manifest["data"]["class_names"]
         ),
-        work / "figures" / "samples.png",
+        work / PAGE_FIGURES / "samples.png",
     )
 
     env = environment(templates_dir)

@@ -17,6 +17,9 @@ from cifarcmp.errors import UserError
 from cifarcmp.report import figure_data, figures
 from cifarcmp.text import escape_markup
 
+# The folder of a rendering where render puts its figures and the executed pages put theirs.
+PAGE_FIGURES = "figures"
+
 
 def show_figure(directory: Path, figure, name: str, description: str):
     """Save `figure` as docs/generated/figures/<name>.png and return the HTML that shows it.
@@ -28,7 +31,7 @@ def show_figure(directory: Path, figure, name: str, description: str):
     """
     from IPython.display import HTML
 
-    figures.save(figure, directory / "figures" / f"{name}.png")
+    figures.save(figure, directory / PAGE_FIGURES / f"{name}.png")
     width, height = (round(size * 100) for size in figure.get_size_inches())
     source = f"../generated/figures/{name}.png"
     # Quotes escaped for the attribute, then the page's one rule for values (the description names runs).
