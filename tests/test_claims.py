@@ -307,7 +307,9 @@ def test_without_imagenet_weights_no_transfer_claim_is_supported_or_not_supporte
     smoke = (dict(RESNET_FAST, synthetic=True), dict(CNN_SLOW, synthetic=True))
     root = _arms(tmp_path, *smoke, **{"resnet50-random": dict(epochs=6, best_epoch=5, correct=_mask(150))})
     write_fixture_study(
-        root, "data-efficiency", [{"arm": "resnet50", "fraction": 0.1, **smoke[0]}, {"arm": "cnn", "fraction": 0.1, **smoke[1]}]
+        root,
+        "data-efficiency",
+        [{"arm": "resnet50", "fraction": 0.1, **smoke[0]}, {"arm": "cnn", "fraction": 0.1, **smoke[1]}],
     )
     found = claims.build_claims(load_studies(root), synthetic=True)
     assert {claim.verdict for claim in found["claims"]} == {NOT_TESTED}

@@ -496,7 +496,7 @@ def _not_transfer(claim: Claim, studies) -> None:
         0,
         f"Not tested: no ImageNet weights were loaded in this build ({' and '.join(arms)} started from random "
         f"weights), so it cannot test a claim about transfer learning. The measurement would have read "
-        f"\"{claim.verdict}\"; it describes these runs only.",
+        f'"{claim.verdict}"; it describes these runs only.',
     )
     claim.verdict = NOT_TESTED
 
