@@ -15,7 +15,7 @@ from cifarcmp.errors import UserError
 from cifarcmp.report.render import render
 from cifarcmp.report.tables import describe_rates, to_latex, to_markdown
 
-PAGES = ("data.md", "method.md", "architectures.md", "comparison.md", "discussion.md", "cite.md")
+PAGES = ("data.md", "method.md", "architectures.md", "comparison.md", "discussion.md", "references.md", "cite.md")
 # The evidence page's sections, shown on docs/evidence.md; each also gets an .html twin.
 EVIDENCE = (
     "evidence-accuracy",

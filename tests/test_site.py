@@ -86,6 +86,7 @@ def test_build_writes_every_page_without_outside_references(built):
         "generated/comparison.html",
         "generated/discussion.html",
         "generated/cite.html",
+        "generated/references.html",
         "generated/claims.html",
         "generated/studies.html",
         "notebooks/study-figures.html",
