@@ -101,7 +101,11 @@ $(RESULTS)/%/manifest.json: | $(INSTALLED)
 	$(BIN)/cifarcmp train --model $(call quote,$(word 1,$(subst /, ,$*))) --seed $(call quote,$(patsubst seed-%,%,$(word 2,$(subst /, ,$*)))) --profile $(PROFILE) $(RUN_FLAGS) --out $(call quote,$(RESULTS)/$*)
 endif
 
-report: train site ## train what the plan lacks (STUDIES included), then render and build site/
+# Ends by saying where the report is: a newcomer's first question after the build.
+report: train site ## train what the plan lacks (STUDIES included), then render and build site/ with its PDF
+	@printf '%s\n' 'make report: done.' \
+	  '  site: '$(call quote,$(CURDIR)/site/index.html)' (open it in a browser; or `make serve` and open http://127.0.0.1:8000)' \
+	  '  PDF:  '$(call quote,$(CURDIR)/site/report.pdf)
 
 studies: train ## the STUDIES' runs and summaries (arms,data-efficiency,gradcam) with the main runs
 

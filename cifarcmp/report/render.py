@@ -42,7 +42,7 @@ from cifarcmp.analysis.runs import (
 )
 from cifarcmp.errors import UserError, terminal_line
 from cifarcmp.lock import hold
-from cifarcmp.report import figure_data, figures
+from cifarcmp.report import figure_data, figures, narrative
 from cifarcmp.report.pinned import pinned_versions
 from cifarcmp.report.site import PAGE_FIGURES
 from cifarcmp.report.tables import arms_table, build_tables, to_markdown, write_table
@@ -303,6 +303,8 @@ def build_context(groups: list[RunGroup], studies: Studies | None) -> dict:
         # The banner says where a run's Keras or TensorFlow is not the pinned one (a Colab run's is Colab's).
         "pinned": pinned_versions(),
     }
+    # The prose about the models (what they were, what they can say, the seed report): report.narrative.
+    context["narrative"] = narrative.narrative_context(groups, context["facts"], context["evidence"], synthetic)
     return context
 
 
