@@ -16,8 +16,9 @@ from fixtures import write_fixture_run, write_fixture_study
 
 from cifarcmp.analysis import claims, measures
 from cifarcmp.analysis.claims import INCONCLUSIVE, NOT_SUPPORTED, NOT_TESTED, SUPPORTED
-from cifarcmp.analysis.runs import data_efficiency_series, gradcam_panels, load_studies
+from cifarcmp.analysis.runs import data_efficiency_series, gradcam_panels, load_groups, load_studies
 from cifarcmp.errors import UserError
+from cifarcmp.report import figure_data
 from cifarcmp.report.figures import data_efficiency_curve, gradcam_grid
 from cifarcmp.report.render import render
 from cifarcmp.report.site import load_studies_site
@@ -216,7 +217,7 @@ def test_render_without_studies_says_how_to_run_them(tmp_path):
     assert page.count("not tested") >= 4 and "data-efficiency" in page
     assert "No studies were run" in (out / "studies.md").read_text()
     assert json.loads((out / "studies.json").read_text())["studies_root"] is None
-    assert load_studies_site(out).studies is None
+    assert load_studies_site(out).ran == [] and load_studies_site(out).data_efficiency is None
     assert (out / "tables" / "claims.csv").is_file()
 
 
@@ -248,11 +249,15 @@ def test_render_with_studies_writes_verdicts_tables_and_downloads(tmp_path):
     ):
         assert (out / "tables" / f"{name}.csv").is_file(), name
     assert "tables/studies-arms.csv" in studies_page
+    # What the study-figures page reads: render's figure data, the same as the studies give.
     site = load_studies_site(out)
-    assert site.studies.root == root.resolve() and "Synthetic data" in site.banner_html
-    series = data_efficiency_series(site.studies)
+    assert site.ran == ["arms", "data-efficiency"] and "Synthetic data" in site.banner_html
+    series = site.data_efficiency
     assert list(series) == ["resnet50", "cnn"] and list(series["cnn"]["fraction"]) == [0.1, 1.0]
-    assert gradcam_panels(site.studies) is None  # no gradcam study
+    expected = data_efficiency_series(load_studies(root))
+    assert np.array_equal(series["cnn"]["mean"], expected["cnn"]["mean"])
+    assert np.array_equal(series["cnn"]["std"], expected["cnn"]["std"], equal_nan=True)
+    assert site.gradcam is None and gradcam_panels(load_studies(root)) is None  # no gradcam study
 
 
 def test_gradcam_panels_pair_the_same_test_images_across_arms(tmp_path):
@@ -274,6 +279,20 @@ def test_gradcam_panels_pair_the_same_test_images_across_arms(tmp_path):
     assert list(panels["labels"]) == list(range(10))  # every class, in class order
     # Shared images are 5..19: classes 5-9 have two each, classes 0-4 one (10..14).
     assert len(gradcam_panels(load_studies(root), per_class=2)["images"]) == 15
+    # What the study-figures page reads back from render's figure data: the same panels.
+    main = tmp_path / "main"
+    for model in ("resnet50", "cnn"):
+        write_fixture_run(main / model / "seed-0", model)
+    figure_data.write(tmp_path, load_groups(main), load_studies(root))
+    _, read = figure_data.read_studies(tmp_path)
+    drawn = gradcam_panels(load_studies(root))
+    assert (
+        read["arms"] == drawn["arms"]
+        and read["arm_labels"]["cnn"] == "CNN (scratch)"
+        and np.array_equal(read["labels"], drawn["labels"])
+    )
+    assert np.array_equal(read["heatmaps"]["cnn"], drawn["heatmaps"]["cnn"])
+    assert np.array_equal(read["predicted"]["resnet50"], drawn["predicted"]["resnet50"])
 
 
 def test_a_resnet_stuck_at_chance_for_one_epoch_does_not_converge_faster(tmp_path):

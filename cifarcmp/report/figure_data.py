@@ -104,7 +104,7 @@ def write(work: Path, groups, studies) -> None:
         else {
             "seed": panels["seed"],
             "arms": panels["arms"],
-            "labels": {arm: label(arm) for arm in panels["arms"]},
+            "arm_labels": {arm: label(arm) for arm in panels["arms"]},
             "class_names": panels["class_names"],
         },
     }

@@ -62,7 +62,7 @@ class Site:
 class StudiesSite:
     ran: list[str]  # the studies this build shows; empty: none were run
     data_efficiency: dict | None  # per arm: label, fraction, mean, std, n; None: study not run
-    gradcam: dict | None  # seed, arms, labels, class_names, images, labels, heatmaps, predicted
+    gradcam: dict | None  # seed, arms, arm_labels, class_names; images, labels, heatmaps, predicted
     command: str  # what runs every study
     banner_html: str  # the synthetic-data warning and the provenance of the study runs
     directory: Path  # docs/generated/
