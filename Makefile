@@ -143,11 +143,12 @@ LINTED := cifarcmp tests notebooks
 EXECUTED_PAGES := $(wildcard docs/notebooks/*.md)
 ruff_on_pages = $(BIN)/jupytext --quiet $(1) '$(BIN)/ruff $(2) --stdin-filename page.py -' $(EXECUTED_PAGES)
 
-lint: $(INSTALLED) ## check the code with ruff (lint rules and formatting, as configured in pyproject.toml)
+lint: $(INSTALLED) ## check the code with ruff (rules and formatting, pyproject.toml) and the package's layering
 	$(BIN)/ruff check $(LINTED)
 	$(BIN)/ruff format --check $(LINTED)
 	$(call ruff_on_pages,--check,check --quiet)
 	$(call ruff_on_pages,--check,format --check --quiet)
+	$(BIN)/python -m pytest --quiet --no-header -p no:cacheprovider tests/test_layout.py -k 'imports or cycles'
 
 format: $(INSTALLED) ## fix what `make lint` finds that ruff can fix (import order, formatting), pages included
 	$(BIN)/ruff check --fix-only --quiet $(LINTED)
