@@ -323,6 +323,7 @@ def test_render_keeps_a_users_folder_and_replaces_its_own(tmp_path):
     assert (empty / MARKER).is_file()
     # The executed pages draw their figures into it during the site build; a second report renders again.
     (empty / "figures" / "confusion-cnn-seed-0.png").write_bytes(b"\x89PNG")
+    (empty / "figures" / ".drawn-by-pages").write_text("confusion-cnn-seed-0.png\n")  # as report.site lists it
     render(root, empty)
     assert not (empty / "figures" / "confusion-cnn-seed-0.png").exists()
     (empty / "figures" / "mine").mkdir()

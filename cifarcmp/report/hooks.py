@@ -74,7 +74,12 @@ def on_post_page(output: str, page, config) -> str:
 def on_post_build(config) -> None:
     figures = Path(config["docs_dir"]) / "generated" / "figures"
     if figures.is_dir():
-        shutil.copytree(figures, Path(config["site_dir"]) / "generated" / "figures", dirs_exist_ok=True)
+        shutil.copytree(
+            figures,
+            Path(config["site_dir"]) / "generated" / "figures",
+            dirs_exist_ok=True,
+            ignore=shutil.ignore_patterns(".*"),  # the pages' list of what they drew is the rendering's, not the site's
+        )
 
 
 def lazy_figures(html: str) -> str:

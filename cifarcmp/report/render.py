@@ -44,7 +44,7 @@ from cifarcmp.errors import UserError, terminal_line
 from cifarcmp.lock import hold
 from cifarcmp.report import figure_data, figures, narrative
 from cifarcmp.report.pinned import pinned_versions
-from cifarcmp.report.site import PAGE_FIGURES
+from cifarcmp.report.site import DRAWN_LIST, PAGE_FIGURES
 from cifarcmp.report.tables import arms_table, build_tables, to_markdown, write_table
 from cifarcmp.studies import STUDIES
 from cifarcmp.text import escape_markup, one_line
@@ -147,7 +147,10 @@ def _check_out_dir(out_dir: Path, inputs: list[Path], templates_dir: Path) -> No
                 "choose an empty or new folder"
             )
         return
-    foreign = _foreign_entries(_entries(out_dir), _marker_list(marker), templates_dir)
+    written = _marker_list(marker)
+    foreign = _foreign_entries(
+        _entries(out_dir), None if written is None else {**written, **_drawn_by_pages(out_dir)}, templates_dir
+    )
     if foreign:
         raise UserError(
             f"--out {out_dir}: holds files `cifarcmp render` did not write ({_listed(foreign)}), which replacing "
@@ -166,19 +169,23 @@ def _foreign_entries(entries: dict[str, str], written: dict[str, str] | None, te
         pages = {path.name.removesuffix(".j2") for path in (templates_dir / "pages").glob("*.md.j2")}
         allowed = _RENDERED_BEFORE_LISTS | pages
         return sorted(name for name, kind in entries.items() if name.split("/")[0] not in allowed or kind == "link")
-    return sorted(name for name, kind in entries.items() if written.get(name) != kind and not _page_figure(name, kind))
+    return sorted(name for name, kind in entries.items() if written.get(name) != kind)
 
 
-def _page_figure(name: str, kind: str) -> bool:
-    """A figure the executed pages drew into the rendering (report.site.show_figure), during a site
-    build after this render: the site's, so the next render may replace it (a user's file is not a
-    PNG straight inside figures/)."""
-    folder, _, file = name.partition("/")
-    return kind == "file" and folder == PAGE_FIGURES and "/" not in file and file.endswith(".png")
+def _drawn_by_pages(out_dir: Path) -> dict[str, str]:
+    """The figures the executed pages drew into a rendering during a site build, as they listed
+    them (report.site.show_figure): the site's, which the next render may replace. Only PNGs
+    straight inside figures/ count, whatever the list says."""
+    try:
+        names = (out_dir / PAGE_FIGURES / DRAWN_LIST).read_text(errors="replace").splitlines()
+    except OSError:
+        return {}
+    drawn = {f"{PAGE_FIGURES}/{name}": "file" for name in names if name.endswith(".png") and "/" not in name}
+    return {**drawn, f"{PAGE_FIGURES}/{DRAWN_LIST}": "file"}
 
 
 # The top-level names a marker without a list vouches for (the renders that wrote such markers).
-_RENDERED_BEFORE_LISTS = {"snippets", "tables", "figures", "run.json", "studies.json", MARKER}
+_RENDERED_BEFORE_LISTS = {"snippets", "tables", "figures", figure_data.FOLDER, "run.json", "studies.json", MARKER}
 
 
 def _entries(folder: Path) -> dict[str, str]:

@@ -17,8 +17,10 @@ from cifarcmp.errors import UserError
 from cifarcmp.report import figure_data, figures
 from cifarcmp.text import escape_markup
 
-# The folder of a rendering where render puts its figures and the executed pages put theirs.
+# The folder of a rendering where render puts its figures and the executed pages put theirs,
+# each page's listed in DRAWN_LIST, so the next render knows them from a file a user put there.
 PAGE_FIGURES = "figures"
+DRAWN_LIST = ".drawn-by-pages"
 
 
 def show_figure(directory: Path, figure, name: str, description: str):
@@ -32,6 +34,8 @@ def show_figure(directory: Path, figure, name: str, description: str):
     from IPython.display import HTML
 
     figures.save(figure, directory / PAGE_FIGURES / f"{name}.png")
+    with open(directory / PAGE_FIGURES / DRAWN_LIST, "a") as listed:
+        listed.write(f"{name}.png\n")
     width, height = (round(size * 100) for size in figure.get_size_inches())
     source = f"../generated/figures/{name}.png"
     # Quotes escaped for the attribute, then the page's one rule for values (the description names runs).
