@@ -67,7 +67,7 @@ def test_a_lost_run_plan_is_reattached_and_a_warned_task_resumes_after_its_epoch
     assert "interrupted" not in listed.splitlines()[1]
     # SLURM holds a requeued task back for about two minutes (its BeginTime); the test need not wait it out.
     subprocess.run(
-        ["scontrol", "update", f"JobId={job}_{cnn_task}", "BeginTime=now"], env=slurm_cluster, check=True, timeout=60
+        ["scontrol", "update", f"JobId={job}_{cnn_task}", "StartTime=now"], env=slurm_cluster, check=True, timeout=60
     )
 
     again = _cli(*arguments[:-1], results, env=slurm_cluster, timeout=900)
