@@ -65,15 +65,32 @@ def test_a_lost_run_plan_is_reattached_and_a_warned_task_resumes_after_its_epoch
 
     listed = _wait_for(queued, 60, "plan to show the requeued run as queued")
     assert "interrupted" not in listed.splitlines()[1]
-    # SLURM holds a requeued task back for about two minutes (its BeginTime); the test need not wait it out.
-    subprocess.run(
-        ["scontrol", "update", f"JobId={job}_{cnn_task}", "StartTime=now"], env=slurm_cluster, check=True, timeout=60
-    )
-
-    again = _cli(*arguments[:-1], results, env=slurm_cluster, timeout=900)
-    assert again.returncode == 0, again.stdout + again.stderr
-    assert f"job array {job} is already training" in again.stdout
-    assert "submitted" not in again.stdout
+    # The same run-plan again waits on the array; once it does, the requeued task is released from
+    # the two minutes SLURM holds it back (its BeginTime), which the test need not wait out.
+    output = tmp_path / "again.out"
+    with open(output, "w") as handle:
+        rerun = subprocess.Popen(
+            [sys.executable, "-m", "cifarcmp.cli", *arguments],
+            cwd=PROJECT_ROOT,
+            env=environment,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        _wait_for(lambda: "already training" in output.read_text(), 120, "the rerun to wait on the array")
+        subprocess.run(
+            ["scontrol", "update", f"JobId={job}_{cnn_task}", "StartTime=now"],
+            env=slurm_cluster,
+            check=True,
+            timeout=60,
+        )
+        assert rerun.wait(timeout=900) == 0, output.read_text()
+    finally:
+        if rerun.poll() is None:
+            rerun.kill()
+    shown = output.read_text()
+    assert f"job array {job} is already training" in shown
+    assert "submitted" not in shown
     assert [path.name for path in folder.glob("array-*.json")] == [record.name]  # no second array
 
     kept = log.read_text()
