@@ -160,8 +160,9 @@ format: $(INSTALLED) ## fix what `make lint` finds that ruff can fix (import ord
 test: lint ## lint, then every test (slow ones included: they train small models and build the site)
 	$(BIN)/python -m pytest --durations=15
 
-test-fast: lint ## lint, then every test but the slow ones
-	$(BIN)/python -m pytest -m "not slow" --durations=10
+# Two workers (pytest-xdist): the fast tests share nothing, and this machine has two cores.
+test-fast: lint ## lint, then every test but the slow ones (about two minutes)
+	$(BIN)/python -m pytest -m "not slow" --numprocesses 2 --durations=10
 
 bench: $(INSTALLED) ## print throughput, achieved TFLOP/s and memory for both models on this machine (PRECISION)
 	$(BIN)/python -m cifarcmp.train.bench $(call flag,--precision,$(PRECISION))

@@ -74,6 +74,7 @@ def test_the_backbones_are_registry_entries_outside_the_seed_report(tmp_path):
     assert [run.config.model for run in planned.runs] == ["resnet50", "cnn"]
 
 
+@pytest.mark.slow  # over 2.5 s (Keras, a child process or a whole rendering): make test runs it, test-fast not
 @pytest.mark.parametrize("name", BACKBONES)
 def test_a_backbone_builds_under_the_seed_head_from_a_local_weights_file(tmp_path, name):
     """Parameters exact (Keras' backbone + the head by hand), FLOPs counted exactly (the backbone's
@@ -125,6 +126,7 @@ def test_keras_refuses_images_smaller_than_the_recorded_minimum(name):
         _keras_backbone(entry, entry.min_image_size - 1)
 
 
+@pytest.mark.slow  # over 2.5 s (Keras, a child process or a whole rendering): make test runs it, test-fast not
 def test_each_entry_names_the_weights_file_and_hash_keras_asks_for(monkeypatch):
     """Build each backbone with weights="imagenet" and catch Keras' download request: the file name
     and hash are the entry's, and the hash's algorithm is the one Keras' get_file picks for it
@@ -209,6 +211,7 @@ def test_another_backbones_keras_file_is_refused_by_name(tmp_path):
         models.build(config.resolve("convnexttiny", "smoke", weights=str(weights)))
 
 
+@pytest.mark.slow  # over 2.5 s (Keras, a child process or a whole rendering): make test runs it, test-fast not
 @pytest.mark.parametrize("name", BACKBONES)
 def test_a_weights_file_of_the_wrong_shape_is_one_clear_error(tmp_path, name):
     """An HDF5 file whose layers do not fit the backbone: Keras' loader refuses it, in one line."""

@@ -37,6 +37,7 @@ def test_unknown_model_and_profile(tmp_path):
     assert _nothing_written(out)
 
 
+@pytest.mark.slow  # over 2.5 s (Keras, a child process or a whole rendering): make test runs it, test-fast not
 @pytest.mark.parametrize("case", ["missing", "truncated", "garbage", "crafted"])
 def test_bad_data_is_refused_before_anything_is_written(tmp_path, small_arrays, case):
     archive = tmp_path / "cifar-10-python.tar.gz"
@@ -79,6 +80,7 @@ def test_output_that_cannot_be_written(tmp_path):
     assert_one_line_error(result, "cannot write there")
 
 
+@pytest.mark.slow  # over 2.5 s (Keras, a child process or a whole rendering): make test runs it, test-fast not
 def test_offline_download_fails_fast_with_the_way_out(tmp_path, monkeypatch):
     # A port nothing listens on stands for a machine without internet, even on one that has it.
     monkeypatch.setenv("CIFARCMP_CIFAR10_URL", "http://127.0.0.1:9/cifar-10-python.tar.gz")

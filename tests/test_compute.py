@@ -58,6 +58,7 @@ def test_resnet50_flops_agree_with_the_published_figure():
     assert multiply_adds == pytest.approx(3.8e9, rel=0.03)
 
 
+@pytest.mark.slow  # over 2.5 s (Keras, a child process or a whole rendering): make test runs it, test-fast not
 def test_a_frozen_base_costs_only_its_forward_pass():
     fine_tuned = models.build(config.resolve("resnet50", "smoke"))
     frozen = models.build(config.resolve_arm("resnet50-frozen", "smoke"))

@@ -80,6 +80,7 @@ def test_an_unreadable_config_in_an_interrupted_run_asks_for_force(tmp_path):
     assert (work / "config.json").exists()
 
 
+@pytest.mark.slow  # over 2.5 s (Keras, a child process or a whole rendering): make test runs it, test-fast not
 def test_a_second_command_on_a_locked_run_gets_one_line_naming_the_holder(tmp_path):
     out = tmp_path / "run"
     with lock.hold(results.lock_path(out), str(out)):
@@ -254,6 +255,7 @@ def small_disk(tmp_path):
     subprocess.run(["umount", "-l", str(mount_point)], check=False)
 
 
+@pytest.mark.slow  # over 2.5 s (Keras, a child process or a whole rendering): make test runs it, test-fast not
 @pytest.mark.parametrize(("options", "fragment"), [("size=1m", "no space left"), ("size=1m,ro", "read-only")])
 def test_a_full_or_read_only_keras_home_gets_one_line(tmp_path, monkeypatch, options, fragment):
     keras_home = tmp_path / "keras-home"

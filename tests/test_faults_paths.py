@@ -114,6 +114,7 @@ def test_a_chromium_that_cannot_run_gets_one_line_and_the_old_pdf_stays(site, tm
     assert sorted(entry.name for entry in site.iterdir()) == ["print_page.html", "report.pdf"]
 
 
+@pytest.mark.slow  # over 2.5 s (Keras, a child process or a whole rendering): make test runs it, test-fast not
 def test_a_chromium_that_never_returns_is_stopped_with_its_children(site, tmp_path):
     pid_file = tmp_path / "child.pid"
     # Like Chromium (at $CHROMIUM, see _chromium_env): the browser starts others that would outlive it.

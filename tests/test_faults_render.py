@@ -47,6 +47,7 @@ def test_a_users_folder_named_like_renders_own_is_refused_untouched(results, tmp
     assert _files(out) == before
 
 
+@pytest.mark.slow  # over 2.5 s (Keras, a child process or a whole rendering): make test runs it, test-fast not
 def test_a_symlinked_out_is_refused_and_its_target_kept(results, tmp_path):
     docs = tmp_path / "docs"
     before = _users_folder(docs)
@@ -91,6 +92,7 @@ def test_renders_own_folder_is_replaced_again_and_again(results, tmp_path):
     assert sorted(entry.name for entry in tmp_path.iterdir()) == [".generated.lock", "generated"]
 
 
+@pytest.mark.slow  # over 2.5 s (Keras, a child process or a whole rendering): make test runs it, test-fast not
 def test_a_rendering_whose_marker_lists_no_files_is_still_replaced(results, tmp_path):
     # Renders before this one wrote a marker without the list: their folders hold only render's names.
     out = tmp_path / "generated"
@@ -104,6 +106,7 @@ def test_a_rendering_whose_marker_lists_no_files_is_still_replaced(results, tmp_
     assert (out / "mine.txt").read_text() == "mine"
 
 
+@pytest.mark.slow  # over 2.5 s (Keras, a child process or a whole rendering): make test runs it, test-fast not
 @pytest.mark.parametrize(
     "name", [".generated.rendering", ".generated.old", ".generated.rendering-x", ".generated.previous-x"]
 )

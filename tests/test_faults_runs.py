@@ -29,6 +29,7 @@ def _copy_run(source: Path, target: Path) -> None:
     shutil.copytree(source, target, ignore=shutil.ignore_patterns("backup", "seed-*"))
 
 
+@pytest.mark.slow  # over 2.5 s (Keras, a child process or a whole rendering): make test runs it, test-fast not
 @pytest.mark.parametrize("where", ["cnn/seed-1", "cnn/seed-0/backup", "cnn/old/seed-0", "seed-0-copy"])
 def test_a_copied_run_is_counted_once_and_the_copy_named(tmp_path, where):
     root = _results(tmp_path / "results")
@@ -79,6 +80,7 @@ def test_real_seeds_are_all_counted(tmp_path):
 # The next class: special files where a run's files should be ------------------------------------
 
 
+@pytest.mark.slow  # over 2.5 s (Keras, a child process or a whole rendering): make test runs it, test-fast not
 @pytest.mark.parametrize(
     "name", ["manifest.json", "config.json", "history.csv", "predictions.npz", "gallery.npz", "gradcam.npz"]
 )

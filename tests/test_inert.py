@@ -162,6 +162,7 @@ def test_npz_arrays_are_bounded_before_numpy_allocates_them(tmp_path, shape, pay
         read_npz(tmp_path / "p.npz", ("probabilities",))
 
 
+@pytest.mark.slow  # over 2.5 s (Keras, a child process or a whole rendering): make test runs it, test-fast not
 def test_a_run_whose_predictions_claim_12_gib_is_refused_in_one_line(tmp_path):
     run = tmp_path / "results" / "cnn" / "seed-0"
     write_fixture_run(run, "cnn")

@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from fixtures import write_fixture_run
 
 from cifarcmp.paths import PROJECT_ROOT
@@ -122,6 +123,7 @@ def test_no_import_cycles():
     assert not cycles, f"modules on an import cycle: {', '.join(sorted(cycles))}"
 
 
+@pytest.mark.slow  # over 2.5 s (Keras, a child process or a whole rendering): make test runs it, test-fast not
 def test_render_runs_without_loading_keras_or_a_backend(tmp_path):
     results = tmp_path / "results"
     for model in ("resnet50", "cnn"):

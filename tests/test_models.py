@@ -34,6 +34,7 @@ def test_cnn_parameter_count_is_the_seeds():
     assert types.count("Conv2D") == 4 and types.count("Dropout") == 3 and types.count("MaxPooling2D") == 2
 
 
+@pytest.mark.slow  # over 2.5 s (Keras, a child process or a whole rendering): make test runs it, test-fast not
 def test_resnet50_loads_a_local_weights_file(tmp_path):
     import keras
 
@@ -46,6 +47,7 @@ def test_resnet50_loads_a_local_weights_file(tmp_path):
         np.testing.assert_array_equal(expected, actual)
 
 
+@pytest.mark.slow  # over 2.5 s (Keras, a child process or a whole rendering): make test runs it, test-fast not
 def test_weights_file_with_the_wrong_shapes_is_a_clear_error(tmp_path):
     path = tmp_path / "cnn.weights.h5"
     models.build(config.resolve("cnn", "smoke")).save_weights(path)
@@ -94,6 +96,7 @@ def float32_after():
     keras.mixed_precision.set_global_policy("float32")  # the policy is global: leave none behind
 
 
+@pytest.mark.slow  # over 2.5 s (Keras, a child process or a whole rendering): make test runs it, test-fast not
 @pytest.mark.parametrize("model_name, total", [("cnn", 1_250_858), ("resnet50", 26_215_818)])
 def test_mixed_precision_keeps_the_parameters_and_a_float32_output(float32_after, model_name, total):
     mixed = config.resolve(model_name, "smoke", precision="mixed")

@@ -59,6 +59,7 @@ def test_render_writes_pages_snippets_tables_and_run_file(tmp_path):
     assert (out / site["runs"][0]["path"]).resolve() == (tmp_path / "results" / "resnet50" / "seed-0").resolve()
 
 
+@pytest.mark.slow  # over 2.5 s (Keras, a child process or a whole rendering): make test runs it, test-fast not
 def test_comparison_holds_metrics_and_the_seed_reference(tmp_path):
     out = _render(tmp_path / "real", resnet50=0.9123, cnn=0.6543, synthetic=False)
     text = (out / "comparison.md").read_text()
@@ -70,6 +71,7 @@ def test_comparison_holds_metrics_and_the_seed_reference(tmp_path):
     assert "| Test accuracy | 91.23 % | 65.43 % |" in synthetic and "seed report (reference)" not in synthetic
 
 
+@pytest.mark.slow  # over 2.5 s (Keras, a child process or a whole rendering): make test runs it, test-fast not
 def test_comparison_sets_accuracy_against_counted_compute(tmp_path):
     results = _results(tmp_path / "results", resnet50=0.9, cnn=0.7)
     metrics_file = results / "cnn" / "seed-0" / "metrics.json"
@@ -118,6 +120,7 @@ def test_real_data_runs_carry_no_synthetic_warning(tmp_path):
     assert "matches the official CIFAR-10 checksum" in (out / "snippets" / "banner.md").read_text()
 
 
+@pytest.mark.slow  # over 2.5 s (Keras, a child process or a whole rendering): make test runs it, test-fast not
 def test_discussion_names_the_winner_from_the_numbers(tmp_path):
     resnet_wins = (_render(tmp_path / "a", resnet50=0.90, cnn=0.70) / "discussion.md").read_text()
     assert "**ResNet50 wins**" in resnet_wins and "ahead by 20.0 pp" in resnet_wins
@@ -131,6 +134,7 @@ def test_discussion_names_the_winner_from_the_numbers(tmp_path):
     assert "**level**" in level and "wins**" not in level
 
 
+@pytest.mark.slow  # over 2.5 s (Keras, a child process or a whole rendering): make test runs it, test-fast not
 def test_discussion_overfitting_and_convergence_follow_the_numbers(tmp_path):
     wide = (_render(tmp_path / "a", overfit_gap=0.10) / "discussion.md").read_text()
     assert "a gap of 10.0 pp: a clear overfitting gap" in wide
@@ -258,6 +262,7 @@ def test_evidence_sections_hold_intervals_per_class_calibration_and_confusion(tm
     )
 
 
+@pytest.mark.slow  # over 2.5 s (Keras, a child process or a whole rendering): make test runs it, test-fast not
 def test_the_gallery_is_used_when_recorded_and_named_missing_otherwise(tmp_path):
     out = _render(tmp_path)  # the fixtures write no gallery.npz by default
     text = (out / "snippets" / "evidence-mistakes.md").read_text()
@@ -364,6 +369,7 @@ def test_formatting_helpers():
     assert describe_rates([0.01, 0.01, 0.01, 0.00904837]) == "0.01 (epochs 1–3), 0.009048 (epoch 4)"
 
 
+@pytest.mark.slow  # over 2.5 s (Keras, a child process or a whole rendering): make test runs it, test-fast not
 def test_only_real_data_runs_are_set_against_the_seed_reports_figures(tmp_path):
     synthetic = _render(tmp_path / "synthetic")
     assert "Against the seed report" not in (synthetic / "discussion.md").read_text()

@@ -273,6 +273,7 @@ def test_mixed_precision_says_before_training_that_it_is_slow_on_a_cpu(tmp_path,
     assert "precision mixed_" in printed and "(Keras policy) on a CPU, where it is slower than float32" in printed
 
 
+@pytest.mark.slow  # over 2.5 s (Keras, a child process or a whole rendering): make test runs it, test-fast not
 def test_a_run_finished_by_another_command_meanwhile_is_not_an_error(tmp_path, monkeypatch, capsys):
     from cifarcmp import config
     from cifarcmp.train import models, run

@@ -27,6 +27,7 @@ def test_unknown_study_and_bad_fractions_are_refused():
         plan.parse_fractions("a,b")
 
 
+@pytest.mark.slow  # over 2.5 s (Keras, a child process or a whole rendering): make test runs it, test-fast not
 def test_a_study_whose_runs_fail_stops_with_the_run_named(tmp_path):
     broken = tmp_path / "broken.tar.gz"
     broken.write_bytes(b"not an archive")

@@ -238,6 +238,7 @@ def test_a_render_refused_on_a_tampered_run_keeps_the_previous_pages(tmp_path, c
     assert sorted(entry.name for entry in tmp_path.iterdir()) == [".generated.lock", "generated", "results"]
 
 
+@pytest.mark.slow  # over 2.5 s (Keras, a child process or a whole rendering): make test runs it, test-fast not
 @pytest.mark.parametrize(
     "case", ["NaN loss in history", "eleven class names", "truncated predictions", "best epoch 1.5"]
 )
@@ -307,6 +308,7 @@ def test_render_refuses_to_replace_the_results_or_the_root(tmp_path):
     assert (root / "resnet50" / "seed-0" / "manifest.json").is_file()
 
 
+@pytest.mark.slow  # over 2.5 s (Keras, a child process or a whole rendering): make test runs it, test-fast not
 def test_render_keeps_a_users_folder_and_replaces_its_own(tmp_path):
     root = _results(tmp_path / "results")
     out = tmp_path / "mine"
@@ -341,6 +343,7 @@ def test_a_folder_without_the_marker_is_never_replaced(tmp_path):
     assert (out / "comparison.md").is_file()
 
 
+@pytest.mark.slow  # over 2.5 s (Keras, a child process or a whole rendering): make test runs it, test-fast not
 def test_a_second_render_of_the_same_folder_is_refused_while_one_runs(tmp_path):
     root = _results(tmp_path / "results")
     out = tmp_path / "generated"
@@ -377,6 +380,7 @@ def test_the_render_lock_is_the_one_cifarcmp_lock_holds(tmp_path):
         render(root, tmp_path / "generated")
 
 
+@pytest.mark.slow  # over 2.5 s (Keras, a child process or a whole rendering): make test runs it, test-fast not
 @pytest.mark.parametrize("failing", ["write_text", "rename"])
 def test_a_full_disk_keeps_the_previous_pages_and_no_temporary_folder(tmp_path, monkeypatch, failing):
     root = _results(tmp_path / "results")
