@@ -17,6 +17,7 @@ functions; nothing here reads or writes a file.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -57,19 +58,29 @@ class Kind:
     unit: Callable[[list[float]], Unit]
     csv_factor: float = 1.0
     whole: bool = False  # a whole number when single (counts, epochs)
+    signed: bool = False  # a difference: "+3.6 pp" and "-3.7 pp" alike
 
 
 def _fixed(symbol: str, digits: int, factor: float = 1.0) -> Callable[[list[float]], Unit]:
     return lambda values: Unit(factor, symbol, digits)
 
 
+def _digits(values: list[float], factor: float, digits: int) -> int:
+    """At least `digits` decimals, more (up to six) so the smallest non-zero value of a column
+    that shares a unit with much larger ones keeps two significant digits instead of reading 0.0."""
+    smallest = min((abs(value) * factor for value in values if value), default=0.0)
+    if not smallest:
+        return digits
+    return min(6, max(digits, 1 - math.floor(math.log10(smallest))))
+
+
 def _seconds_unit(values: list[float]) -> Unit:
     largest = max(values, default=0.0)
     if largest < 120:
-        return Unit(1.0, "s", 1)
+        return Unit(1.0, "s", _digits(values, 1.0, 1))
     if largest < 2 * 3600:
-        return Unit(1 / 60, "min", 1)
-    return Unit(1 / 3600, "h", 2)
+        return Unit(1 / 60, "min", _digits(values, 1 / 60, 1))
+    return Unit(1 / 3600, "h", _digits(values, 1 / 3600, 2))
 
 
 def _flops_unit(values: list[float]) -> Unit:
@@ -79,7 +90,7 @@ def _flops_unit(values: list[float]) -> Unit:
         ((scale, symbol) for scale, symbol in ((1e18, "EFLOP"), (1e15, "PFLOP"), (1e12, "TFLOP")) if largest >= scale),
         (1e9, "GFLOP"),
     )
-    return Unit(1 / scale, symbol, 3 if largest / scale < 10 else 1)
+    return Unit(1 / scale, symbol, _digits(values, 1 / scale, 3 if largest / scale < 10 else 1))
 
 
 def _per_compute_unit(values: list[float]) -> Unit:
@@ -90,6 +101,7 @@ def _per_compute_unit(values: list[float]) -> Unit:
 PERCENT = Kind("percent", "%", _fixed("%", 2, 100.0), csv_factor=100.0)  # stored as a fraction
 SHARE = Kind("share", "%", _fixed("", 1, 100.0), csv_factor=100.0)  # a fraction in a table whose caption says %
 PP = Kind("pp", "pp", _fixed("pp", 1))  # percentage points
+SIGNED_PP = Kind("signed-pp", "pp", _fixed("pp", 1), signed=True)  # a difference in percentage points
 SECONDS = Kind("seconds", "s", _seconds_unit)
 FLOPS = Kind("flops", "FLOP", _flops_unit)
 PER_PFLOP = Kind("per-pflop", "% per PFLOP", _per_compute_unit)
@@ -160,7 +172,8 @@ def _number_text(value: float, kind: Kind, unit: Unit, whole: bool = False) -> s
     if kind is RATE:
         return format_rate(value)
     digits = 0 if whole else unit.digits
-    return f"{value * unit.factor:,.{digits}f} {unit.symbol}".rstrip()
+    sign = "+" if kind.signed else ""
+    return f"{value * unit.factor:{sign},.{digits}f} {unit.symbol}".rstrip()
 
 
 def _whole(cell: Number) -> bool:
@@ -180,7 +193,8 @@ def number_text(cell: Number, unit: Unit | None = None, spread: bool = False) ->
 
 
 def spread_text(cell: Number, unit: Unit | None = None) -> str:
-    """The tooltip of a cell: what its one number stands for ("mean of 3 runs; std 0.20 %; ...")."""
+    """The tooltip of a cell: what its one number stands for ("mean of 3 runs; std 0.20 %; ..."),
+    empty for runs that agree (a constant has no spread) unless the cell carries a note."""
     unit = unit or cell.kind.unit(list(cell.values))
     parts = []
     if cell.varies:
@@ -189,8 +203,6 @@ def spread_text(cell: Number, unit: Unit | None = None) -> str:
         low, high = (_number_text(spread[key], cell.kind, unit, whole) for key in ("min", "max"))
         std = _number_text(spread["std"], cell.kind, unit)
         parts.append(f"mean of {cell.n} runs; std {std}; min {low}, max {high}")
-    elif cell.n > 1:
-        parts.append("the same in both runs" if cell.n == 2 else f"the same in all {cell.n} runs")
     if cell.note:
         parts.append(cell.note)
     return "; ".join(parts)
@@ -218,13 +230,9 @@ class Shown(str):
 
 
 def typed(cell):
-    """The typed value of a table cell: a Number or Interval as it is, a `Shown` as its Number,
-    None for a placeholder ("—", "not recorded"), other text as it is."""
-    if isinstance(cell, Shown):
-        return cell.number
-    if isinstance(cell, str) and cell in PLACEHOLDERS:
-        return None
-    return cell
+    """The typed value of a table cell: a `Shown` as its Number, anything else as it is (None
+    reads "—"; a placeholder such as "not recorded" is text on the page, an empty CSV cell)."""
+    return cell.number if isinstance(cell, Shown) else cell
 
 
 # The table -----------------------------------------------------------------------------------
@@ -333,7 +341,7 @@ def _sentence(cell: Number, unit: Unit) -> Shown:
     """ "90.10 ± 0.20 % (n = 3; min 89.90, max 90.30)" for runs that differ, else the one value."""
     text = number_text(cell, unit, spread=True)
     if cell.varies:
-        whole = _whole(cell)
+        whole = unit.factor == 1.0 and all(value.is_integer() for value in cell.values)
         bare = Unit(unit.factor, "", unit.digits)
         low, high = (_number_text(cell.spread[key], cell.kind, bare, whole) for key in ("min", "max"))
         text += f" (n = {cell.n}; min {low}, max {high})"
@@ -393,7 +401,7 @@ def format_fraction(fraction: float) -> str:
 
 def format_pp(value: float, signed: bool = False) -> Shown:
     """A difference of accuracies in percentage points, one decimal ("+2.5 pp" when `signed`)."""
-    return Shown(f"{value:+.1f} pp" if signed else f"{value:.1f} pp", number(value, PP))
+    return Shown(f"{value:+.1f} pp" if signed else f"{value:.1f} pp", number(value, SIGNED_PP if signed else PP))
 
 
 def format_accuracy(percent: float) -> str:

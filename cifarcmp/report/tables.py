@@ -21,6 +21,7 @@ from cifarcmp.analysis.formatting import (
     NOT_RECORDED,
     NOT_REPORTED,
     PER_PFLOP,
+    PLACEHOLDERS,
     PERCENT,
     RATE,
     SECONDS,
@@ -65,7 +66,7 @@ def csv_number(value: float | None) -> str:
 def _parts(cell, kind_factor: float, several: bool, interval: bool) -> list[str]:
     """The CSV cells of one typed cell: one number, five (mean ... max) or two (lower, upper)."""
     width = 2 if interval else 5 if several else 1
-    if cell is None:
+    if cell is None or (isinstance(cell, str) and cell in PLACEHOLDERS):
         return [""] * width
     if isinstance(cell, Interval):
         return [csv_number(cell.lower * kind_factor), csv_number(cell.upper * kind_factor)]
@@ -119,7 +120,7 @@ def _csv_layout(table: Table) -> tuple[list[str], list[list[str]]]:
             raise ValueError(f"table {table.name}: column {name!r} mixes units {sorted(kinds)}")
         if not kinds:
             headers.append(name)
-            columns.append([["" if cell is None else str(cell)] for cell in column])
+            columns.append([["" if cell is None else str(cell)] for cell in column])  # text stays text
             continue
         kind = next(iter(kinds.values()))
         unit = _unit_suffix(kind.csv_unit)
