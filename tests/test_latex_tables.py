@@ -48,11 +48,10 @@ def _compile(tables: dict[str, str], folder) -> dict[str, list[str]]:
     for line in log.splitlines():
         if line.startswith("TABLE "):
             current = line.removeprefix("TABLE ")
-        elif current and line.startswith("!"):
-            problems[current].append(line)
-        elif current and (match := _OVERFULL.search(line)) and float(match["points"]) > 1.0:
-            problems[current].append(line)
-        elif current and "Float too large" in line:
+            continue
+        overfull = _OVERFULL.search(line)
+        error = line.startswith("!") or "Float too large" in line
+        if current and (error or (overfull and float(overfull["points"]) > 1.0)):
             problems[current].append(line)
     assert run.returncode == 0 or any(problems.values()), run.stdout[-2000:]
     return problems

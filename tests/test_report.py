@@ -173,7 +173,11 @@ def test_three_seeds_show_spread_n_min_and_max_in_every_table(tmp_path):
     header = headline_csv[4].split(",")
     resnet = dict(zip(header, headline_csv[5].split(",")))
     assert resnet["Test accuracy mean (%)"] == "91" and resnet["Test accuracy std (%)"] == "1"
-    assert (resnet["Test accuracy n"], resnet["Test accuracy min (%)"], resnet["Test accuracy max (%)"]) == ("3", "90", "92")
+    assert (resnet["Test accuracy n"], resnet["Test accuracy min (%)"], resnet["Test accuracy max (%)"]) == (
+        "3",
+        "90",
+        "92",
+    )
     accuracy = (tmp_path / "out" / "snippets" / "evidence-accuracy.md").read_text()
     assert "91.00 ± 1.00 % (n = 3; min 90.00, max 92.00)" in accuracy  # the sentence
     assert "| ResNet50 | 3 | 91.00 % | 1.00 % | 90.00 % | 92.00 % |" in accuracy  # the summary table
