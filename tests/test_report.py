@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 from fixtures import write_fixture_run, write_fixture_seeds
 
 from cifarcmp import stats
-from cifarcmp.analysis.formatting import Table, format_percent, format_stat
+from cifarcmp.analysis.formatting import COUNT, PERCENT, Table, format_flops, format_percent, format_stat, number
 from cifarcmp.errors import UserError
 from cifarcmp.report.render import render
 from cifarcmp.report.tables import describe_rates, to_latex, to_markdown
@@ -64,7 +65,7 @@ def test_comparison_holds_metrics_and_the_seed_reference(tmp_path):
     out = _render(tmp_path / "real", resnet50=0.9123, cnn=0.6543, synthetic=False)
     text = (out / "comparison.md").read_text()
     assert "| Test accuracy | 91.23 % | 95.33 % | 65.43 % | 77 % |" in text
-    assert "ResNet50 (single run)" in text and "CNN: seed report (reference)" in text
+    assert "| Seeds (runs) | 1 | — | 1 | — |" in text and "CNN: seed report (reference)" in text
     assert "26,215,818" in text and "1,250,858" in text
     # Synthetic results are never set beside the seed report's CIFAR-10 figures.
     synthetic = (_render(tmp_path / "synthetic", resnet50=0.9123, cnn=0.6543) / "comparison.md").read_text()
@@ -155,8 +156,10 @@ def test_several_seeds_are_reported_as_mean_and_spread(tmp_path):
     write_fixture_run(root / "cnn" / "seed-0", "cnn", test_accuracy=0.70)
     render(root, tmp_path / "out")
     text = (tmp_path / "out" / "comparison.md").read_text()
-    assert "ResNet50 (mean ± std, n = 2 seeds)" in text and "CNN (single run)" in text
-    assert "91.00 ± 1.41 % (n = 2; min 90.00, max 92.00)" in text
+    assert "| Seeds (runs) | 2 | 1 |" in text
+    # One number per cell; what it stands for is in its tooltip, and the caption says how to read it.
+    assert '<span class="spread" title="mean of 2 runs; std 1.41 %; min 90.00 %, max 92.00 %">91.00 %</span>' in text
+    assert "Values over several seeds are means" in text
 
 
 def test_three_seeds_show_spread_n_min_and_max_in_every_table(tmp_path):
@@ -165,15 +168,26 @@ def test_three_seeds_show_spread_n_min_and_max_in_every_table(tmp_path):
     write_fixture_seeds(root, "cnn", [0.70, 0.74, 0.72], synthetic=False)
     render(root, tmp_path / "out")
     comparison = (tmp_path / "out" / "comparison.md").read_text()
-    assert "| Test accuracy | 91.00 ± 1.00 % (n = 3; min 90.00, max 92.00) | 95.33 % |" in comparison
-    assert "72.00 ± 2.00 % (n = 3; min 70.00, max 74.00)" in comparison
+    spread = '<span class="spread" title="mean of 3 runs; std 1.00 %; min 90.00 %, max 92.00 %">91.00 %</span>'
+    assert f"| Test accuracy | {spread} | 95.33 % |" in comparison
+    assert 'title="mean of 3 runs; std 2.00 %; min 70.00 %, max 74.00 %">72.00 %</span>' in comparison
     headline = (tmp_path / "out" / "tables" / "headline.md.txt").read_text()
-    assert "91.00 ± 1.00 % (n = 3; min 90.00, max 92.00)" in headline and "mean ± std, n = 3 seeds" in headline
+    assert "| ResNet50 | 91.00 ± 1.00 % |" in headline and "the CSV also has n, min and max" in headline
+    headline_csv = (tmp_path / "out" / "tables" / "headline.csv").read_text().splitlines()
+    header = headline_csv[4].split(",")
+    resnet = dict(zip(header, headline_csv[5].split(",")))
+    assert resnet["Test accuracy mean (%)"] == "91" and resnet["Test accuracy std (%)"] == "1"
+    assert (resnet["Test accuracy n"], resnet["Test accuracy min (%)"], resnet["Test accuracy max (%)"]) == (
+        "3",
+        "90",
+        "92",
+    )
     accuracy = (tmp_path / "out" / "snippets" / "evidence-accuracy.md").read_text()
-    assert "91.00 ± 1.00 % (n = 3; min 90.00, max 92.00)" in accuracy
-    assert "seed 0: " in accuracy and "seed 2: " in accuracy  # an interval for each seed
+    assert "91.00 ± 1.00 % (n = 3; min 90.00, max 92.00)" in accuracy  # the sentence
+    assert "| ResNet50 | 3 | 91.00 % | 1.00 % | 90.00 % | 92.00 % |" in accuracy  # the summary table
+    assert "| ResNet50 | 0 |" in accuracy and "| ResNet50 | 2 |" in accuracy  # an interval for each seed
     calibration = (tmp_path / "out" / "snippets" / "evidence-calibration.md").read_text()
-    assert calibration.count("(n = 3; min ") == 4  # ECE and NLL of both models
+    assert calibration.count('title="mean of 3 runs') == 4  # ECE and NLL of both models
     paired = (tmp_path / "out" / "snippets" / "evidence-paired.md").read_text()
     for seed in (0, 1, 2):
         assert f"**Seed {seed}**: **the difference is significant" in paired
@@ -187,8 +201,10 @@ def test_one_seed_says_single_run_and_invents_no_spread(tmp_path):
         (out / "snippets" / "evidence-accuracy.md").read_text(),
         (out / "snippets" / "evidence-calibration.md").read_text(),
     ):
-        assert "single run" in text and "±" not in text.split("Table:")[1]
+        assert "±" not in text.split("Table:")[1] and 'class="spread"' not in text
     assert format_stat([0.5]) == "0.50" and format_stat([4.0, 6.0], 1) == "5.0 ± 1.4 (n = 2; min 4, max 6)"
+    # Runs that agree have no spread to show: a constant is one value.
+    assert format_stat([4.0, 4.0], 1) == "4.0" and format_flops([0.163e9] * 3) == "0.163 GFLOP"
 
 
 def _paired(tmp_path: Path, resnet50_correct, cnn_correct, cnn_options=None) -> str:
@@ -208,9 +224,9 @@ def test_mcnemar_favours_the_cnn_when_it_is_much_better_on_the_same_images(tmp_p
     text = _paired(tmp_path, resnet50, cnn)
     assert "the difference is significant at the 5 % level, in favour of CNN" in text
     assert "ResNet50 alone was right on 10 and CNN alone on 80" in text
-    expected = stats.mcnemar(resnet50, cnn)["p_value"]
-    assert f"p = {expected:.1e}" in text
-    assert "| 0 | 200 | 10 | 80 | " in text and "significant, favours CNN" in text
+    assert stats.mcnemar(resnet50, cnn)["p_value"] < 1e-4
+    assert "&#60; 0.0001" in text and not re.search(r"\de-\d", text)  # plain form, never "1.1e-14"
+    assert "| 0 | 200 | 10 | 80 | &#60; 0.0001 |" in text and "significant, favours CNN" in text
     assert "| Seed | Test images | b: only ResNet50 right | c: only CNN right | p-value |" in text
     assert "not significant" not in text
     discussion = (tmp_path / "out" / "discussion.md").read_text()
@@ -239,13 +255,13 @@ def test_evidence_sections_hold_intervals_per_class_calibration_and_confusion(tm
     accuracy = (out / "snippets" / "evidence-accuracy.md").read_text()
     lower, upper = stats.binomial_interval(180, 200)
     assert f"{lower * 100:.2f} – {upper * 100:.2f} %" in accuracy and "Clopper–Pearson" in accuracy
-    assert "| ResNet50 | 0 | 180 of 200 | 90.00 % |" in accuracy
+    assert "| ResNet50 | 0 | 180 | 200 | 90.00 % |" in accuracy
     per_class = (out / "snippets" / "evidence-per-class.md").read_text()
     assert "| Class | ResNet50 precision | ResNet50 recall | ResNet50 F1 | CNN precision |" in per_class
     assert "The 3 classes where the two models' F1 differ most:" in per_class
     assert per_class.count("ResNet50 ahead by") + per_class.count("CNN ahead by") == 3
     calibration = (out / "snippets" / "evidence-calibration.md").read_text()
-    assert "| Model | Runs | ECE | NLL (nats) |" in calibration
+    assert "| Model | Seeds | ECE | NLL (nats) |" in calibration
     for model in ("resnet50", "cnn"):
         for kind in ("counts", "normalised"):
             for suffix in (".csv", ".tex", ".md.txt"):
@@ -351,13 +367,14 @@ def test_table_writers():
         "demo",
         "A caption with 50% & more.",
         ["Name", "Value"],
-        [["a_b", "1.00 ± 0.10 %"], ["c|d", "2"]],
+        [["a_b", number([0.009, 0.011], PERCENT)], ["c|d", number(2, COUNT)]],
         synthetic=True,
     )
     latex = to_latex(table)
     assert r"\toprule" in latex and r"\bottomrule" in latex
-    assert r"a\_b & 1.00 $\pm$ 0.10 \% \\" in latex
-    assert r"50\% \& more (synthetic data --- not CIFAR-10 results)." in latex
+    assert r"a\_b & 1.00 $\pm$ 0.14 \% \\" in latex
+    assert r"50\% \& more. Values over several seeds are mean $\pm$ std" in latex
+    assert r"(synthetic data --- not CIFAR-10 results)." in latex
     assert "| c&#124;d |" in to_markdown(table)  # a pipe in a cell is text, not a column
     with pytest.raises(ValueError):
         Table("demo", "x", ["one", "two"], [["only one"]])

@@ -19,14 +19,18 @@ from pathlib import Path
 from cifarcmp import stats
 from cifarcmp.analysis import evaluation
 from cifarcmp.analysis.formatting import (
+    COUNT,
     NOT_REPORTED,
+    P_VALUE,
+    PERCENT,
+    SHARE,
+    Interval,
     Table,
-    format_count,
     format_p_value,
     format_percent,
-    format_stat,
     mean,
-    spread_label,
+    number,
+    plain,
 )
 from cifarcmp.analysis.measures import (
     SIGNIFICANCE_LEVEL,
@@ -38,6 +42,7 @@ from cifarcmp.analysis.measures import (
 from cifarcmp.config import SEED_REPORT
 from cifarcmp.errors import UserError
 from cifarcmp.results import Run, read_npz
+from cifarcmp.stats import seed_spread
 
 GALLERY_ARRAYS = ("images", "indices", "labels", "predicted", "confidence")
 
@@ -169,7 +174,7 @@ def evidence(groups, synthetic: bool) -> dict:
     }
     tables = [
         accuracy_table(groups, results, synthetic),
-        summary_table(models, synthetic),
+        summary_table(groups, results, synthetic),
         calibration_table(groups, results, synthetic),
     ]
     if pairs:
@@ -190,41 +195,50 @@ def accuracy_table(groups, results: dict[Path, dict], synthetic: bool) -> Table:
     for group in groups:
         for run in group.runs:
             result = results[run.path]
+            interval = result["accuracy"]["interval"]
             rows.append(
                 [
                     group.label,
-                    str(run.config["seed"]),
-                    f"{format_count(result['accuracy']['correct'])} of {format_count(result['test_images'])}",
-                    format_percent([result["accuracy"]["value"]]),
-                    interval_text(result["accuracy"]["interval"]),
+                    number(run.config["seed"], COUNT),
+                    number(result["accuracy"]["correct"], COUNT),
+                    number(result["test_images"], COUNT),
+                    number(result["accuracy"]["value"], PERCENT),
+                    Interval(interval["lower"], interval["upper"]),
                 ]
             )
     return Table(
         "evidence-accuracy",
         "Test accuracy of each run with its exact 95 % confidence interval "
         "(Clopper–Pearson), computed from predictions.npz.",
-        ["Model", "Seed", "Right (of test images)", "Test accuracy", INTERVAL_COLUMN],
+        ["Model", "Seed", "Right", "Test images", "Test accuracy", INTERVAL_COLUMN],
         rows,
         synthetic,
     )
 
 
-def summary_table(models: list[dict], synthetic: bool) -> Table:
+def summary_table(groups, results: dict[Path, dict], synthetic: bool) -> Table:
+    """The spread of test accuracy over seeds, in columns of its own (each seed's interval is above)."""
     rows = []
-    for model in models:
-        if model["count"] == 1:
-            intervals = model["runs"][0]["interval"]
-        else:
-            intervals = "; ".join(f"seed {run['seed']}: {run['interval']}" for run in model["runs"])
-        rows.append([model["label"], spread_label(model["count"]), model["accuracy"], intervals])
+    for group in groups:
+        values = [results[run.path]["accuracy"]["value"] for run in group.runs]
+        spread = seed_spread(values)
+        rows.append(
+            [
+                group.label,
+                number(group.count, COUNT),
+                number(spread["mean"], PERCENT),
+                NOT_REPORTED if spread["std"] is None else number(spread["std"], PERCENT),
+                number(spread["min"], PERCENT),
+                number(spread["max"], PERCENT),
+            ]
+        )
     return Table(
         "evidence-summary",
-        "Test accuracy per model: the spread over seeds, and each seed's exact 95 % "
-        "interval for the test-set sampling error (Clopper–Pearson).",
-        ["Model", "Runs", "Test accuracy", INTERVAL_COLUMN],
+        "Test accuracy per model over seeds: mean, sample standard deviation (— for a single run), "
+        "lowest and highest; each seed's exact 95 % interval is in the table above.",
+        ["Model", "Seeds", "Mean test accuracy", "Std", "Lowest", "Highest"],
         rows,
         synthetic,
-        align=["l", "l", "r", "r"],
     )
 
 
@@ -235,9 +249,9 @@ def calibration_table(groups, results: dict[Path, dict], synthetic: bool) -> Tab
         rows.append(
             [
                 group.label,
-                spread_label(group.count),
-                format_stat([result["expected_calibration_error"]["value"] for result in runs], 4),
-                format_stat([result["negative_log_likelihood"] for result in runs], 4),
+                number(group.count, COUNT),
+                number([result["expected_calibration_error"]["value"] for result in runs], plain(4)),
+                number([result["negative_log_likelihood"] for result in runs], plain(4)),
             ]
         )
     return Table(
@@ -245,10 +259,9 @@ def calibration_table(groups, results: dict[Path, dict], synthetic: bool) -> Tab
         f"Calibration on the test set: expected calibration error "
         f"({evaluation.CALIBRATION_BINS} equal-width confidence bins; 0 is perfect) and negative "
         "log-likelihood (nats per image; lower is better).",
-        ["Model", "Runs", "ECE", "NLL (nats)"],
+        ["Model", "Seeds", "ECE", "NLL (nats)"],
         rows,
         synthetic,
-        align=["l", "l", "r", "r"],
     )
 
 
@@ -257,20 +270,18 @@ def mcnemar_table(pairs: list[dict], synthetic: bool) -> Table:
     rows = []
     for pair in pairs:
         if not pair["paired"]:
-            rows.append(
-                [str(pair["seed"]), NOT_REPORTED, NOT_REPORTED, NOT_REPORTED, NOT_REPORTED, "no test: different images"]
-            )
+            rows.append([number(pair["seed"], COUNT), None, None, None, None, "no test: different images"])
             continue
         verdict = "significant" if pair["significant"] else "not significant"
         if pair["significant"] and pair["favoured"]:
             verdict += f", favours {pair['favoured']}"
         rows.append(
             [
-                str(pair["seed"]),
-                format_count(pair["test_images"]),
-                format_count(pair["b"]),
-                format_count(pair["c"]),
-                pair["p_text"],
+                number(pair["seed"], COUNT),
+                number(pair["test_images"], COUNT),
+                number(pair["b"], COUNT),
+                number(pair["c"], COUNT),
+                number(pair["p_value"], P_VALUE),
                 verdict,
             ]
         )
@@ -301,7 +312,7 @@ def per_class_table(models: list[dict], synthetic: bool) -> Table:
         row = [name]
         for model in models:
             scores = model["reference"]["per_class"][index]
-            row += [f"{scores[key]:.3f}" for key in ("precision", "recall", "f1")]
+            row += [number(scores[key], plain(3)) for key in ("precision", "recall", "f1")]
         rows.append(row)
     runs = ", ".join(f"{model['label']} seed {model['reference']['seed']}" for model in models)
     # The support (test images per class) is on the Data page; here it would push the table wider
@@ -316,10 +327,10 @@ def confusion_tables(model: dict, synthetic: bool) -> list[Table]:
     names = result["class_names"]
     scope = f"{model['label']}, seed {result['seed']}"
     counts = [
-        [name] + [format_count(value) for value in row] for name, row in zip(names, result["confusion"]["counts"])
+        [name] + [number(value, COUNT) for value in row] for name, row in zip(names, result["confusion"]["counts"])
     ]
     shares = [
-        [name] + [f"{value * 100:.1f}" for value in row]
+        [name] + [number(value, SHARE) for value in row]
         for name, row in zip(names, result["confusion"]["row_normalised"])
     ]
     columns = ["True \\ predicted", *names]

@@ -42,7 +42,7 @@ from cifarcmp.analysis.runs import (
 )
 from cifarcmp.errors import UserError, terminal_line
 from cifarcmp.lock import hold
-from cifarcmp.report import figure_data, figures, narrative
+from cifarcmp.report import citation, figure_data, figures, narrative
 from cifarcmp.report.pinned import pinned_versions
 from cifarcmp.report.site import DRAWN_LIST, PAGE_FIGURES
 from cifarcmp.report.tables import arms_table, build_tables, to_markdown, write_table
@@ -309,6 +309,13 @@ def build_context(groups: list[RunGroup], studies: Studies | None) -> dict:
         "studies": _studies_context(studies, synthetic, tables),
         # The banner says where a run's Keras or TensorFlow is not the pinned one (a Colab run's is Colab's).
         "pinned": pinned_versions(),
+        # The Cite page's BibTeX (also written as cite.bib), with the site's address when the build knows it.
+        "citation": {
+            "bibtex": TemplateMarkdown(
+                citation.bibtex(origin, synthetic, citation.site_url(os.environ.get("SITE_URL")))
+            ),
+            "file": citation.BIB_FILE,
+        },
     }
     # The prose about the models (what they were, what they can say, the seed report): report.narrative.
     context["narrative"] = narrative.narrative_context(groups, context["facts"], context["evidence"], synthetic)
@@ -367,6 +374,8 @@ def _render_into(
         name: write_table(table, work / "tables", commit=_table_commit(context, name))
         for name, table in context["tables"].items()
     }
+
+    (work / citation.BIB_FILE).write_text(context["citation"]["bibtex"], encoding="utf-8")
 
     first = groups[0].runs[0]
     samples = first.samples

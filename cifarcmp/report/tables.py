@@ -8,25 +8,29 @@ as CSV, LaTeX (booktabs) and Markdown next to the pages. Only `write_table` touc
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
-import re
-from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 
 from cifarcmp import architectures
 from cifarcmp.analysis.formatting import (
+    COUNT,
+    EPOCHS,
+    FLOPS,
     NOT_RECORDED,
     NOT_REPORTED,
+    PER_PFLOP,
+    PERCENT,
+    PLACEHOLDERS,
+    RATE,
+    SECONDS,
+    Interval,
+    Number,
     Table,
-    format_count,
-    format_duration,
-    format_flops,
-    format_percent,
     format_rate,
-    format_stat,
-    spread_label,
+    number,
+    plain,
 )
 from cifarcmp.analysis.measures import accuracy_per_petaflop, label, mean_epoch_seconds
 from cifarcmp.config import SEED_REPORT
@@ -35,101 +39,107 @@ from cifarcmp.text import escape_markup, one_line, spreadsheet_cell, spreadsheet
 # Downloads sit next to the pages under generated/tables/. The Markdown form ends in `.md.txt`:
 # a `.md` file under docs/ would be turned into a page by MkDocs instead of being offered as a file.
 DOWNLOAD_SUFFIXES = {"CSV": ".csv", "LaTeX": ".tex", "Markdown": ".md.txt"}
-# Writers ----------------------------------------------------------------------------------
 
 
-# CSV: numbers, not display strings -------------------------------------------------------------
+# CSV: written from the numbers -------------------------------------------------------------------
 #
-# The page and the LaTeX show "90.10 ± 0.20 % (n = 3; min 89.90, max 90.30)"; the CSV is for a
-# spreadsheet or pandas, so each such cell is parsed back (one parser, `parse_quantity`) into plain
-# numbers with the unit moved to the header. A mean ± std cell becomes five columns, `<column> mean
-# (unit)`, `std (unit)`, `n`, `min (unit)`, `max (unit)`, for every row of that column, so no figure
-# on the page is lost. Durations are converted to seconds and FLOPs to FLOP (the page picks s, min
-# or h and GFLOP ... EFLOP per row); a column whose numbers still differ in unit (the comparison
-# table, one quantity per row) gets a `<column> unit` column instead. Placeholders ("—", "not
-# recorded") become empty cells; any other text stays as it reads on the page.
+# The CSV is for a spreadsheet or pandas: every number is a plain number in one unit per column,
+# named in the header ("Wall time (s)", "Training FLOPs (FLOP)"), whatever unit the page chose. A
+# column with figures over several seeds becomes `<column> mean (unit)`, `std`, `n`, `min`, `max`;
+# an interval `<column> lower (unit)` and `upper`. A table of one quantity per row (`by_row`: the
+# comparison) gets a `Unit` column instead. Placeholders ("—", "not recorded") are empty cells;
+# text stays text.
 
-_NUMBER = r"-?\d[\d,]*(?:\.\d+)?(?:e[+-]?\d+)?"
-# Units as the formatters write them; anything else after a number (e.g. "of 6") leaves the cell text.
-_UNITS = ("% per PFLOP", "%", "s", "min", "h", "GFLOP", "TFLOP", "PFLOP", "EFLOP", "pp", "×")
-_UNIT = "|".join(re.escape(unit) for unit in _UNITS)
-_SINGLE = re.compile(rf"^(?P<mean>{_NUMBER})(?: (?P<unit>{_UNIT}))?$")
-_STAT = re.compile(
-    rf"^(?P<mean>{_NUMBER}) ± (?P<std>{_NUMBER})(?: (?P<unit>{_UNIT}))? "
-    rf"\(n = (?P<n>\d+); min (?P<min>{_NUMBER}), max (?P<max>{_NUMBER})\)$"
-)
-# unit -> (unit written in the CSV, factor): one unit per quantity whatever the page chose per row.
-_BASE_UNITS = {
-    "min": ("s", Decimal(60)),
-    "h": ("s", Decimal(3600)),
-    "GFLOP": ("FLOP", Decimal(10) ** 9),
-    "TFLOP": ("FLOP", Decimal(10) ** 12),
-    "PFLOP": ("FLOP", Decimal(10) ** 15),
-    "EFLOP": ("FLOP", Decimal(10) ** 18),
-}
-_PLACEHOLDERS = {NOT_REPORTED, NOT_RECORDED, ""}
 _STAT_PARTS = ("mean", "std", "n", "min", "max")
 
 
-@dataclass(frozen=True)
-class Quantity:
-    """A display cell read back: numbers as CSV text ("1250858", "27.2"), and the displayed unit."""
-
-    mean: str
-    unit: str = ""
-    std: str | None = None  # these four only for a "mean ± std (n = ...; min ..., max ...)" cell
-    n: str | None = None
-    min: str | None = None
-    max: str | None = None
+def csv_number(value: float | None) -> str:
+    """A number as a spreadsheet reads it: integers without a decimal point, no float noise."""
+    if value is None:
+        return ""
+    value = float(f"{value:.12g}")  # 12 significant digits: 4.99999999999999 pp is 5
+    if value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return repr(value)
 
 
-def parse_quantity(text: str) -> Quantity | None:
-    """ "95.33 %" -> Quantity("95.33", "%"); "1,250,858" -> Quantity("1250858"); a mean ± std cell
-    -> its mean, std, n, min and max; None for anything else (text, "—", "5 of 6 (early stop)")."""
-    match = _STAT.match(text) or _SINGLE.match(text)
-    if not match:
-        return None
-    parts = {key: value.replace(",", "") for key, value in match.groupdict().items() if key != "unit" and value}
-    return Quantity(unit=match["unit"] or "", **parts)
+def _parts(cell, kind_factor: float, several: bool, interval: bool) -> list[str]:
+    """The CSV cells of one typed cell: one number, five (mean ... max) or two (lower, upper)."""
+    width = 2 if interval else 5 if several else 1
+    if cell is None or (isinstance(cell, str) and cell in PLACEHOLDERS):
+        return [""] * width
+    if isinstance(cell, Interval):
+        return [csv_number(cell.lower * kind_factor), csv_number(cell.upper * kind_factor)]
+    if isinstance(cell, Number):
+        spread = cell.spread
+        scaled = {
+            key: None if spread[key] is None else spread[key] * kind_factor for key in ("mean", "std", "min", "max")
+        }
+        if not several:
+            return [csv_number(scaled["mean"])]
+        return [
+            csv_number(scaled["mean"]),
+            csv_number(scaled["std"]),
+            str(cell.n),
+            csv_number(scaled["min"]),
+            csv_number(scaled["max"]),
+        ]
+    return [str(cell)] + [""] * (width - 1)
 
 
-def _in_base_unit(number: str | None, unit: str) -> str | None:
-    """`number` (in `unit`) in the CSV's unit for it, exactly: Decimal, so 0.160 GFLOP is 160000000."""
-    if number is None or unit not in _BASE_UNITS:
-        return number
-    value = Decimal(number) * _BASE_UNITS[unit][1]
-    return format(value.normalize(), "f") if value == value.to_integral_value() else format(value, "f")
+def _unit_suffix(unit: str) -> str:
+    return f" ({unit})" if unit else ""
 
 
-def _csv_columns(name: str, cells: list[str]) -> tuple[list[str], list[list[str]]]:
-    """One table column as CSV columns: (headers, cells per row)."""
-    parsed = [parse_quantity(cell) for cell in cells]
-    if not any(parsed):
-        return [name], [[cell] for cell in cells]
-    units = {_BASE_UNITS.get(quantity.unit, (quantity.unit,))[0] for quantity in parsed if quantity}
-    unit = units.pop() if len(units) == 1 else None
-    suffix = f" ({unit})" if unit else ""
-    stats = any(quantity and quantity.std is not None for quantity in parsed)
-    headers = [f"{name} mean{suffix}" if stats else f"{name}{suffix}"]
-    if unit is None:
-        headers.append(f"{name} unit")
-    if stats:
-        headers += [f"{name} std{suffix}", f"{name} n", f"{name} min{suffix}", f"{name} max{suffix}"]
-    rows = []
-    for cell, quantity in zip(cells, parsed):
-        if quantity is None:
-            # Text in a numeric column (only the one-quantity-per-row tables have it) stays as is.
-            row = ["" if cell in _PLACEHOLDERS else cell] + [""] * (len(headers) - 1)
+def _csv_layout(table: Table) -> tuple[list[str], list[list[str]]]:
+    cells = table.cells
+    typed = (Number, Interval)
+    if table.by_row:
+        data = list(range(1, len(table.columns)))
+        several = {j: any(isinstance(row[j], Number) and row[j].n > 1 for row in cells) for j in data}
+        headers = [table.columns[0], "Unit"]
+        for j in data:
+            name = table.columns[j]
+            headers += [f"{name} {part}" for part in _STAT_PARTS] if several[j] else [name]
+        rows = []
+        for row in cells:
+            kinds = {cell.kind.csv_unit: cell.kind for cell in row if isinstance(cell, typed)}
+            if len(kinds) > 1:
+                raise ValueError(f"table {table.name}: row {row[0]!r} mixes units {sorted(kinds)}")
+            kind = next(iter(kinds.values()), None)
+            line = [str(row[0]), kind.csv_unit if kind else ""]
+            for j in data:
+                line += _parts(row[j], kind.csv_factor if kind else 1.0, several[j], False)
+            rows.append(line)
+        return headers, rows
+    headers, columns = [], []
+    for j, name in enumerate(table.columns):
+        column = [row[j] for row in cells]
+        kinds = {cell.kind.csv_unit: cell.kind for cell in column if isinstance(cell, typed)}
+        if len(kinds) > 1:
+            raise ValueError(f"table {table.name}: column {name!r} mixes units {sorted(kinds)}")
+        if not kinds:
+            headers.append(name)
+            columns.append([["" if cell is None else str(cell)] for cell in column])  # text stays text
+            continue
+        kind = next(iter(kinds.values()))
+        unit = _unit_suffix(kind.csv_unit)
+        interval = any(isinstance(cell, Interval) for cell in column)
+        several = any(isinstance(cell, Number) and cell.n > 1 for cell in column)
+        if interval:
+            headers += [f"{name} lower{unit}", f"{name} upper{unit}"]
+        elif several:
+            headers += [
+                f"{name} mean{unit}",
+                f"{name} std{unit}",
+                f"{name} n",
+                f"{name} min{unit}",
+                f"{name} max{unit}",
+            ]
         else:
-            values = [_in_base_unit(getattr(quantity, part), quantity.unit) for part in _STAT_PARTS]
-            values[2] = quantity.n  # a count, never scaled
-            row = [values[0]]
-            if unit is None:
-                row.append(_BASE_UNITS.get(quantity.unit, (quantity.unit,))[0])
-            if stats:
-                row += values[1:]
-            row = ["" if value is None else value for value in row]
-        rows.append(row)
+            headers.append(f"{name}{unit}")
+        columns.append([_parts(cell, kind.csv_factor, several, interval) for cell in column])
+    rows = [sum((column[i] for column in columns), []) for i in range(len(cells))]
     return headers, rows
 
 
@@ -138,33 +148,49 @@ def to_csv(table: Table, commit: str = "unknown") -> str:
     buffer = io.StringIO()
     # Free text goes on one line, and neither it nor any cell can be run as a spreadsheet formula.
     buffer.write(f"# table: {spreadsheet_line(table.name)}\n")
-    buffer.write(f"# caption: {spreadsheet_line(table.full_caption)}\n")
+    buffer.write(f"# caption: {spreadsheet_line(table.download_caption)}\n")
     buffer.write(f"# synthetic: {'true' if table.synthetic else 'false'}\n")
     buffer.write(f"# commit: {spreadsheet_line(commit)}\n")
-    headers, columns = [], []
-    for index, name in enumerate(table.columns):
-        column_headers, cells = _csv_columns(name, [row[index] for row in table.rows])
-        headers += column_headers
-        columns.append(cells)
+    headers, rows = _csv_layout(table)
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow([spreadsheet_cell(header) for header in headers])
-    rows = [sum((column[index] for column in columns), []) for index in range(len(table.rows))]
     writer.writerows([[spreadsheet_cell(cell) for cell in row] for row in rows])
     return buffer.getvalue()
 
 
-def to_markdown(table: Table) -> str:
-    """A pipe table; the caption goes above it as an emphasised line. Cells are escaped as text."""
+# Markdown: the page's table, and the download ------------------------------------------------------
+
+
+def _page_cell(text: str, tooltip: str) -> str:
+    """A cell as the page shows it: its one number, and what it stands for in a tooltip."""
+    if not tooltip:
+        return escape_markup(text)
+    title = escape_markup(html.escape(tooltip, quote=True))
+    return f'<span class="spread" title="{title}">{escape_markup(text)}</span>'
+
+
+def to_markdown(table: Table, page: bool = True) -> str:
+    """A pipe table, every cell escaped as text. On a page (`page`) a figure over several runs
+    shows its mean with the spread in a tooltip; in the download, "mean ± std"."""
 
     def line(cells: list[str]) -> str:
-        return "| " + " | ".join(escape_markup(cell) for cell in cells) + " |"
+        return "| " + " | ".join(cells) + " |"
 
     rule = ["---:" if align == "r" else ":---" for align in table.align]
-    lines = [line(table.columns), "| " + " | ".join(rule) + " |"]
-    lines += [line(row) for row in table.rows]
+    lines = [line([escape_markup(column) for column in table.columns]), "| " + " | ".join(rule) + " |"]
+    for row in table.shown(spread=not page):
+        lines.append(line([_page_cell(text, tooltip) if page else escape_markup(text) for text, tooltip in row]))
     return "\n".join(lines) + "\n"
 
 
+def to_markdown_file(table: Table) -> str:
+    """The Markdown download: caption, then the table."""
+    return f"{escape_markup(table.download_caption)}\n\n{to_markdown(table, page=False)}"
+
+
+# LaTeX: compiles with pdflatex, fits the text width ------------------------------------------------
+
+LATEX_PACKAGES = ("booktabs", "tabularx", "graphicx", "longtable")
 _LATEX_ESCAPES = {
     "\\": r"\textbackslash{}",
     "&": r"\&",
@@ -176,43 +202,132 @@ _LATEX_ESCAPES = {
     "}": r"\}",
     "~": r"\textasciitilde{}",
     "^": r"\textasciicircum{}",
+    "<": r"\textless{}",
+    ">": r"\textgreater{}",
+    "|": r"\textbar{}",
     "±": r"$\pm$",
+    "−": r"$-$",
     "—": "---",
     "–": "--",
     "×": r"$\times$",
     "→": r"$\rightarrow$",
+    "≥": r"$\geq$",
+    "≤": r"$\leq$",
+    "…": r"\ldots{}",
+    "‘": "`",
+    "’": "'",
+    "“": "``",
+    "”": "''",
+    "\N{NO-BREAK SPACE}": "~",
+    "\N{NARROW NO-BREAK SPACE}": r"\,",
 }
 
 
 def latex_escape(text: str) -> str:
-    """Text as LaTeX prints it: on one line (a blank line would end the cell), no command in it."""
-    return "".join(_LATEX_ESCAPES.get(character, character) for character in one_line(text))
+    """Text as pdflatex prints it: one line (a blank line would end the cell), no command in it,
+    and no character outside what pdflatex's default fonts hold (anything else becomes "?")."""
+    return "".join(
+        _LATEX_ESCAPES.get(character, character if ord(character) < 0x100 else "?") for character in one_line(text)
+    )
+
+
+PROSE_CHARACTERS = 40  # a text column with a cell this long wraps (tabularx) instead of widening the table
+LONG_TABLE_ROWS = 35  # more rows than a float holds on an A4 or letter page: a longtable
+# A table of numbers is set in a box first, and scaled down to the text width only when LaTeX
+# measures it wider: exact whatever the document's fonts and margins (graphicx's \resizebox).
+_MEASURED = [
+    r"\ifdefined\cifarcmptable\else\newsavebox{\cifarcmptable}\fi",
+    r"\sbox{\cifarcmptable}{%",
+]
+_PLACED = (
+    r"\ifdim\wd\cifarcmptable>\linewidth\resizebox{\linewidth}{!}{\usebox{\cifarcmptable}}"
+    r"\else\usebox{\cifarcmptable}\fi"
+)
 
 
 def to_latex(table: Table) -> str:
-    """A booktabs table (needs \\usepackage{booktabs})."""
-    header = " & ".join(rf"\textbf{{{latex_escape(column)}}}" for column in table.columns)
-    body = [" & ".join(latex_escape(cell) for cell in row) + r" \\" for row in table.rows]
+    """A booktabs table that compiles with pdflatex and fits `\\linewidth`.
+
+    Needs the packages in LATEX_PACKAGES. Headers wrap at spaces; text columns of long cells wrap
+    (tabularx); a table of numbers wider than the text is scaled down to it; a table longer than a
+    page is a longtable.
+    """
+    shown = [[text for text, _ in row] for row in table.shown(spread=True)]
+    lengths = [max([len(row[j]) for row in shown] + [1]) for j in range(len(table.columns))]
+    prose = [j for j, align in enumerate(table.align) if align == "l" and lengths[j] > PROSE_CHARACTERS]
+
+    def header(name: str, align: str) -> str:
+        # A header wraps at its spaces inside a one-column tabular; the cell keeps its alignment.
+        return rf"\textbf{{\begin{{tabular}}[b]{{@{{}}{align}@{{}}}}{_wrap_header(name)}\end{{tabular}}}}"
+
+    head = " & ".join(header(column, align) for column, align in zip(table.columns, table.align)) + r" \\"
+    rows = [" & ".join(latex_escape(cell) for cell in row) + r" \\" for row in shown]
+    caption = latex_escape(table.download_caption)
+    needs = "% Needs \\usepackage{" + ",".join(LATEX_PACKAGES) + "} (pdflatex)."
+    if len(rows) > LONG_TABLE_ROWS:
+        # Taller than a page: a longtable breaks across pages, repeating its header.
+        return (
+            "\n".join(
+                [
+                    needs,
+                    r"\begingroup\small",
+                    rf"\begin{{longtable}}{{{''.join(table.align)}}}",
+                    rf"\caption{{{caption}}}\label{{tab:{table.name}}} \\",
+                    r"\toprule",
+                    head,
+                    r"\midrule",
+                    r"\endfirsthead",
+                    r"\toprule",
+                    head,
+                    r"\midrule",
+                    r"\endhead",
+                    r"\bottomrule",
+                    r"\endfoot",
+                    *rows,
+                    r"\end{longtable}",
+                    r"\endgroup",
+                ]
+            )
+            + "\n"
+        )
+    if prose:
+        # The prose columns share what the others leave, in proportion to their longest cell.
+        share = sum(lengths[j] for j in prose)
+        specs = "".join(
+            rf">{{\raggedright\arraybackslash\hsize={lengths[j] * len(prose) / share:.2f}\hsize}}X"
+            if j in prose
+            else align
+            for j, align in enumerate(table.align)
+        )
+        body = [rf"\begin{{tabularx}}{{\linewidth}}{{{specs}}}", r"\toprule", head, r"\midrule", *rows]
+        body += [r"\bottomrule", r"\end{tabularx}"]
+    else:
+        body = [*_MEASURED, rf"\begin{{tabular}}{{{''.join(table.align)}}}", r"\toprule", head, r"\midrule"]
+        body += [*rows, r"\bottomrule", r"\end{tabular}}", _PLACED]
     lines = [
+        needs,
         r"\begin{table}[ht]",
         r"\centering",
-        rf"\caption{{{latex_escape(table.full_caption)}}}",
+        r"\small",
+        rf"\caption{{{caption}}}",
         rf"\label{{tab:{table.name}}}",
-        rf"\begin{{tabular}}{{{''.join(table.align)}}}",
-        r"\toprule",
-        header + r" \\",
-        r"\midrule",
         *body,
-        r"\bottomrule",
-        r"\end{tabular}",
         r"\end{table}",
     ]
     return "\n".join(lines) + "\n"
 
 
-def to_markdown_file(table: Table) -> str:
-    """The Markdown download: caption, then the table."""
-    return f"{escape_markup(table.full_caption)}\n\n{to_markdown(table)}"
+def _wrap_header(name: str, width: int = 14) -> str:
+    """A header broken into lines of about `width` characters at its spaces."""
+    lines, current = [], ""
+    for word in name.split():
+        if current and len(current) + 1 + len(word) > width:
+            lines.append(current)
+            current = word
+        else:
+            current = f"{current} {word}".strip()
+    lines.append(current)
+    return r" \\ ".join(latex_escape(line) for line in lines)
 
 
 def write_table(table: Table, directory: Path, commit: str = "unknown") -> dict[str, str]:
@@ -249,92 +364,73 @@ def describe_rates(rates: list[float], limit: int = 4) -> str:
     return ", ".join(parts)
 
 
-def _epochs_cell(group) -> str:
-    """ "5 of 6 (early stop)", or "5.3 ± 0.6 of 6 (n = 3; min 5, max 6; 2 stopped early)"."""
+def _epochs(group) -> Number:
+    """Epochs run, with the maximum and early stops said in the tooltip."""
     stopped = sum(bool(run.metrics["stopped_early"]) for run in group.runs)
-    maximum = f"of {group.config['epochs']}"
-    if group.count == 1:
-        return format_stat(group.metric("epochs_run"), 0, unit=maximum) + (" (early stop)" if stopped else "")
-    notes = (f"{stopped} stopped early",) if stopped else ()
-    return format_stat(group.metric("epochs_run"), 1, unit=maximum, notes=notes)
+    note = f"of at most {group.config['epochs']}"
+    if stopped:
+        note += "; stopped early" if group.count == 1 else f"; {stopped} of {group.count} stopped early"
+    return number(group.metric("epochs_run"), EPOCHS, note)
 
 
 def comparison_table(groups, synthetic: bool) -> Table:
-    """Ours beside the seed report's, one pair of columns per model."""
+    """Ours beside the seed report's, one column (or pair of columns) per model, one quantity per row."""
+    labels = {
+        "Seeds (runs)": None,
+        "Epochs run": "epochs",
+        "Maximum epochs": None,
+        "Runs stopped early": None,
+        "Best epoch (lowest validation loss)": "best_epoch",
+        "Learning rate, first epoch": "learning_rate",
+        "Learning rate, last epoch": None,
+        "Batch size": "batch_size",
+        "Train accuracy (chosen weights)": "train_accuracy",
+        "Validation accuracy (chosen weights)": "val_accuracy",
+        "Test accuracy": "test_accuracy",
+        "Test loss": "test_loss",
+        "Parameters": "parameters",
+        "Trainable parameters": "trainable",
+        "Wall time": "wall",
+        "Training throughput (images/s)": "throughput",
+        "Test images": "test_images",
+        "Wall time per epoch (training and validation)": "epoch_time",
+        "Forward FLOPs per image (counted)": "forward_flops",
+        "Training compute (counted FLOPs)": "training_flops",
+        "Test accuracy per training PFLOP": "accuracy_per_compute",
+    }
     columns, cells = ["Quantity"], []
     for group in groups:
-        reference = SEED_REPORT.get(group.model, {})
         rates = [row["learning_rate"] for row in group.runs[0].history]
-        rate = (
-            format_rate(rates[0])
-            if format_rate(rates[0]) == format_rate(rates[-1])
-            else f"{format_rate(rates[0])} → {format_rate(rates[-1])}"
-        )
+        parameters = group.runs[0].metrics["parameters"]
         ours = [
-            _epochs_cell(group),
-            format_stat(group.metric("best_epoch"), 0 if group.count == 1 else 1),
-            rate,
-            str(group.config["batch_size"]),
-            format_percent(group.metric("train_accuracy")),
-            format_percent(group.metric("val_accuracy")),
-            format_percent(group.metric("test_accuracy")),
-            format_stat(group.metric("test_loss"), 4),
-            format_count(group.runs[0].metrics["parameters"]["total"]),
-            format_count(group.runs[0].metrics["parameters"]["trainable"]),
-            format_duration(group.metric("wall_seconds")),
-            format_stat(group.metric("train_images_per_second"), 1),
-            format_count(group.runs[0].metrics["test_images"]),
+            number(group.count, COUNT),
+            number(group.metric("epochs_run"), EPOCHS),
+            number(group.config["epochs"], COUNT),
+            number(sum(bool(run.metrics["stopped_early"]) for run in group.runs), COUNT),
+            number(group.metric("best_epoch"), EPOCHS),
+            number(rates[0], RATE),
+            number(rates[-1], RATE),
+            number(group.config["batch_size"], COUNT),
+            number(group.metric("train_accuracy"), PERCENT),
+            number(group.metric("val_accuracy"), PERCENT),
+            number(group.metric("test_accuracy"), PERCENT),
+            number(group.metric("test_loss"), plain(4)),
+            number(parameters["total"], COUNT),
+            number(parameters["trainable"], COUNT),
+            number(group.metric("wall_seconds"), SECONDS),
+            number(group.metric("train_images_per_second"), plain(1)),
+            number(group.runs[0].metrics["test_images"], COUNT),
             *_compute_cells(group),
         ]
-        seed = [
-            reference.get(key, NOT_REPORTED)
-            for key in (
-                "epochs",
-                "best_epoch",
-                "learning_rate",
-                "batch_size",
-                "train_accuracy",
-                "val_accuracy",
-                "test_accuracy",
-                "test_loss",
-                "parameters",
-                "trainable",
-                "wall",
-                "throughput",
-                "test_images",
-                "epoch_time",
-                "forward_flops",
-                "training_flops",
-                "accuracy_per_compute",
-            )
-        ]
-        columns.append(f"{group.label} ({spread_label(group.count)})")
+        columns.append(group.label)
         cells.append(ours)
         # The seed report's figures are CIFAR-10 results: beside synthetic runs they would invite
         # a comparison that means nothing, so they are left out then.
         if not synthetic:
+            reference = SEED_REPORT.get(group.model, {})
             columns.append(f"{group.label}: seed report (reference)")
-            cells.append(seed)
-    labels = [
-        "Epochs run (of maximum)",
-        "Best epoch (lowest validation loss)",
-        "Learning rate (first → last epoch)",
-        "Batch size",
-        "Train accuracy (chosen weights)",
-        "Validation accuracy (chosen weights)",
-        "Test accuracy",
-        "Test loss",
-        "Parameters",
-        "Trainable parameters",
-        "Wall time",
-        "Training throughput (images/s)",
-        "Test images",
-        "Wall time per epoch (training and validation)",
-        "Forward FLOPs per image (counted)",
-        "Training compute (counted FLOPs)",
-        "Test accuracy per training PFLOP",
-    ]
-    rows = [[label] + [column[index] for column in cells] for index, label in enumerate(labels)]
+            cells.append([reference.get(key, NOT_REPORTED) if key else NOT_REPORTED for key in labels.values()])
+    rows = [[name] + [column[index] for column in cells] for index, name in enumerate(labels)]
     return Table(
         "comparison",
         "Our runs. The seed report's CIFAR-10 figures are left out: not comparable with synthetic data."
@@ -343,54 +439,46 @@ def comparison_table(groups, synthetic: bool) -> Table:
         columns,
         rows,
         synthetic,
+        by_row=True,
     )
 
 
-def _compute_cells(group) -> list[str]:
+def _compute_cells(group) -> list:
     """Time per epoch, counted FLOPs and accuracy per unit of compute; runs from before FLOPs were
     counted say so rather than showing a blank."""
-    epoch_seconds = [mean_epoch_seconds(run.history) for run in group.runs]
+    epoch_seconds = number([mean_epoch_seconds(run.history) for run in group.runs], SECONDS)
     counted = [run.metrics.get("compute") for run in group.runs]
     if not all(counted):
-        return [format_duration(epoch_seconds), NOT_RECORDED, NOT_RECORDED, NOT_RECORDED]
+        return [epoch_seconds, NOT_RECORDED, NOT_RECORDED, NOT_RECORDED]
     training = [compute["training_flops"] for compute in counted]
     per_petaflop = [
         accuracy_per_petaflop(run.metrics["test_accuracy"], flops) for run, flops in zip(group.runs, training)
     ]
     return [
-        format_duration(epoch_seconds),
-        format_flops([compute["forward_flops_per_image"] for compute in counted]),
-        format_flops(training),
-        format_stat(per_petaflop, _per_compute_digits(per_petaflop), unit="% per PFLOP"),
+        epoch_seconds,
+        number([compute["forward_flops_per_image"] for compute in counted], FLOPS),
+        number(training, FLOPS),
+        number(per_petaflop, PER_PFLOP),
     ]
-
-
-def _per_compute_digits(values: list[float]) -> int:
-    """Accuracy per PFLOP runs into the thousands for tiny runs: no decimals there, one below 100."""
-    return 1 if abs(sum(values) / len(values)) < 100 else 0
-
-
-def _per_compute_cell(values: list[float]) -> str:
-    return format_stat(values, _per_compute_digits(values))
 
 
 def headline_table(groups, synthetic: bool) -> Table:
     rows = [
         [
             group.label,
-            format_percent(group.metric("test_accuracy")),
-            format_stat(group.metric("test_loss"), 4),
-            _epochs_cell(group),
-            format_count(group.runs[0].metrics["parameters"]["total"]),
-            format_duration(group.metric("wall_seconds")),
-            spread_label(group.count),
+            number(group.metric("test_accuracy"), PERCENT),
+            number(group.metric("test_loss"), plain(4)),
+            _epochs(group),
+            number(group.runs[0].metrics["parameters"]["total"], COUNT),
+            number(group.metric("wall_seconds"), SECONDS),
+            number(group.count, COUNT),
         ]
         for group in groups
     ]
     return Table(
         "headline",
         "Test-set results of this build's runs.",
-        ["Model", "Test accuracy", "Test loss", "Epochs run", "Parameters", "Wall time", "Runs"],
+        ["Model", "Test accuracy", "Test loss", "Epochs run", "Parameters", "Wall time", "Seeds"],
         rows,
         synthetic,
     )
@@ -405,10 +493,10 @@ def counts_tables(groups, synthetic: bool) -> list[Table]:
     for group, data in chosen:
         counts = data["counts"]
         rows = [
-            [name] + [format_count(counts[split][index]) for split in ("train", "validation", "test")]
+            [name] + [number(counts[split][index], COUNT) for split in ("train", "validation", "test")]
             for index, name in enumerate(data["class_names"])
         ]
-        rows.append(["Total"] + [format_count(sum(counts[split])) for split in ("train", "validation", "test")])
+        rows.append(["Total"] + [number(sum(counts[split]), COUNT) for split in ("train", "validation", "test")])
         scope = "every run" if len(chosen) == 1 else f"the {group.label} runs"
         name = "counts" if len(chosen) == 1 else f"counts-{group.model}"
         tables.append(
@@ -430,7 +518,7 @@ def layer_table(group, synthetic: bool) -> Table:
             layer["name"],
             layer["type"],
             layer["output_shape"],
-            format_count(layer["params"]),
+            number(layer["params"], COUNT),
             "yes" if layer["trainable"] else "no",
         ]
         for layer in summary["layers"]
@@ -449,7 +537,7 @@ def parameters_table(groups, synthetic: bool) -> Table:
     rows = [
         [group.label]
         + [
-            format_count(group.runs[0].summary[key])
+            number(group.runs[0].summary[key], COUNT)
             for key in ("total_params", "trainable_params", "non_trainable_params")
         ]
         for group in groups
@@ -481,14 +569,13 @@ def protocol_table(groups, synthetic: bool) -> Table:
                 str(config.get("weights", NOT_REPORTED)),
                 size,
                 f"SGD, momentum {config['momentum']:g}, sparse categorical cross-entropy",
-                format_rate(config["learning_rate"]),
+                number(config["learning_rate"], RATE),
                 f"constant for {config['lr_constant_epochs']} epochs, then × exp(−{config['lr_decay_per_epoch']:g}) per epoch",
                 describe_rates([row["learning_rate"] for row in history]),
-                str(config["batch_size"]),
-                str(config["epochs"]),
+                number(config["batch_size"], COUNT),
+                number(config["epochs"], COUNT),
                 f"on validation loss, patience {patience}, best weights restored" if patience else "off",
-                f"{format_count(splits['train'])} train / {format_count(splits['validation'])} validation "
-                f"(stratified, seeded) / {format_count(splits['test'])} test",
+                *(number(splits[split], COUNT) for split in ("train", "validation", "test")),
                 ", ".join(str(seed) for seed in group.seeds),
             ]
         )
@@ -503,7 +590,9 @@ def protocol_table(groups, synthetic: bool) -> Table:
         "Batch size",
         "Maximum epochs",
         "Early stopping",
-        "Split (images)",
+        "Training images (stratified, seeded split)",
+        "Validation images",
+        "Test images",
         "Seeds",
     ]
     rows = [[label] + [column[index] for column in cells] for index, label in enumerate(labels)]
@@ -514,6 +603,7 @@ def protocol_table(groups, synthetic: bool) -> Table:
         rows,
         synthetic,
         align=["l"] * len(columns),
+        by_row=True,
     )
 
 
@@ -521,9 +611,9 @@ def rates_table(group, synthetic: bool) -> Table:
     planned = group.config["lr_schedule"]
     rows = [
         [
-            str(row["epoch"]),
-            format_rate(planned[row["epoch"] - 1]) if row["epoch"] <= len(planned) else NOT_REPORTED,
-            format_rate(row["learning_rate"]),
+            number(row["epoch"], COUNT),
+            number(planned[row["epoch"] - 1], RATE) if row["epoch"] <= len(planned) else NOT_REPORTED,
+            number(row["learning_rate"], RATE),
         ]
         for row in group.runs[0].history
     ]
@@ -562,17 +652,18 @@ def arms_table(studies, synthetic: bool) -> Table:
         rows.append(
             [
                 label(arm),
-                str(len(arm_rows)),
-                format_percent([row["test_accuracy"] for row in arm_rows]),
-                format_duration(epoch_seconds),
-                format_duration([row["wall_seconds"] for row in arm_rows]),
-                format_stat([row["train_images_per_second"] for row in arm_rows], 1),
+                number(len(arm_rows), COUNT),
+                number([row["test_accuracy"] for row in arm_rows], PERCENT),
+                number(epoch_seconds, SECONDS),
+                number([row["wall_seconds"] for row in arm_rows], SECONDS),
+                number([row["train_images_per_second"] for row in arm_rows], plain(1)),
                 ", ".join(devices),
-                f"{parameters['total']:,} / {parameters['trainable']:,}",
-                format_flops([row["forward_flops_per_image"] for row in arm_rows]),
-                format_flops([row["training_flops"] for row in arm_rows]),
-                _per_compute_cell(
-                    [accuracy_per_petaflop(row["test_accuracy"], row["training_flops"]) for row in arm_rows]
+                number(parameters["total"], COUNT),
+                number(parameters["trainable"], COUNT),
+                number([row["forward_flops_per_image"] for row in arm_rows], FLOPS),
+                number([row["training_flops"] for row in arm_rows], FLOPS),
+                number(
+                    [accuracy_per_petaflop(row["test_accuracy"], row["training_flops"]) for row in arm_rows], PER_PFLOP
                 ),
             ]
         )
@@ -589,12 +680,13 @@ def arms_table(studies, synthetic: bool) -> Table:
             "Wall time in all",
             "Train images/s",
             "Device",
-            "Parameters (total / trainable)",
+            "Parameters",
+            "Trainable parameters",
             "Forward FLOPs per image",
             "Training FLOPs",
             "Accuracy per PFLOP",
         ],
         rows,
         synthetic,
-        align=["l", "r", "r", "r", "r", "r", "l", "r", "r", "r", "r"],
+        align=["l", "r", "r", "r", "r", "r", "l", "r", "r", "r", "r", "r"],
     )

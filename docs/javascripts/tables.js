@@ -9,6 +9,15 @@ document$.subscribe(function () {
     box.setAttribute("role", "region");
     box.setAttribute("aria-label", caption ? caption.textContent : "table");
   });
+  // A value over several seeds carries its spread in its title: focusable, so a keyboard or a tap
+  // shows it (reader.css).
+  document.querySelectorAll(".md-typeset .spread[title]").forEach(function (value) {
+    value.setAttribute("tabindex", "0");
+  });
+  // A code block wider than its box (a long line) scrolls by keyboard too.
+  document.querySelectorAll(".md-typeset pre > code").forEach(function (code) {
+    if (code.scrollWidth > code.clientWidth) code.setAttribute("tabindex", "0");
+  });
 });
 
 // Material's search overlay is a dialog without a name; screen readers (and Lighthouse) need one.
