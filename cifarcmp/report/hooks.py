@@ -16,6 +16,7 @@
   first one that needs it.
 - The lightbox's script and styles (70 KB, which mkdocs-glightbox puts in every page's head, where
   they hold up the first paint) load only on pages with a figure to enlarge, at the end of the body.
+- The print page, once print-site has written it, becomes the PDF's source (print_page.py).
 - The figures the notebook pages write into docs/generated/figures/ while mkdocs runs them did not
   exist when MkDocs listed the files to copy, so they are copied into the site at the end.
 """
@@ -28,6 +29,8 @@ from pathlib import Path
 
 from bs4 import BeautifulSoup
 from mkdocs.plugins import event_priority
+
+from cifarcmp.report import print_page
 
 # `**Table: ...**` followed by `{: #table-name }`, then the table (Python-Markdown output).
 _CAPTIONED_TABLE = re.compile(
@@ -56,8 +59,13 @@ _LIGHTBOX_START = re.compile(r'<script id="init-glightbox">.*?</script>', re.DOT
 
 # Before the plugins (hooks otherwise run last): print-site keeps each page's content for the PDF's
 # print page as it is when its own handler runs, and the lightbox should wrap the final <img>s.
+# Each page's URL by print-site's id for its section of the print page (its address on the site).
+_PAGE_URLS: dict[str, str] = {}
+
+
 @event_priority(50)
 def on_page_content(html: str, page, config, files) -> str:
+    _PAGE_URLS[print_page.get_page_key(page.url)] = page.url
     if "jupyter-wrapper" in html:
         html = notebook_as_page(html)
     return caption_tables(html)
@@ -71,7 +79,10 @@ def on_post_page(output: str, page, config) -> str:
     return lightbox_where_needed(lazy_figures(output))
 
 
+# After every plugin's: print-site writes the print page in its own on_post_build.
+@event_priority(-100)
 def on_post_build(config) -> None:
+    print_page.rewrite(config["site_dir"], config["site_url"], _PAGE_URLS)
     figures = Path(config["docs_dir"]) / "generated" / "figures"
     if figures.is_dir():
         shutil.copytree(figures, Path(config["site_dir"]) / "generated" / "figures", dirs_exist_ok=True)
