@@ -85,7 +85,13 @@ def print_pdf(site_dir: Path | str = paths.SITE_DIR, timeout: float = TIMEOUT_SE
             for _ in range(PRINTS):
                 source.write_text(_numbered(html, numbers), encoding="utf-8")
                 returncode, stderr = _run_chromium(
-                    [browser, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--print-to-pdf={partial}", source.as_uri()],
+                    [
+                        browser,
+                        *CHROMIUM_FLAGS,
+                        f"--user-data-dir={profile}",
+                        f"--print-to-pdf={partial}",
+                        source.as_uri(),
+                    ],
                     timeout,
                 )
                 if returncode != 0 or not partial.is_file() or partial.stat().st_size == 0:
