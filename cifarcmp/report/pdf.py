@@ -16,6 +16,7 @@ same entries, page labels that match the printed numbers, and the title.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 import shutil
@@ -32,6 +33,9 @@ from cifarcmp.errors import UserError, disk_error, path_error, terminal_line
 from cifarcmp.report import print_page
 
 PDF_NAME = "report.pdf"
+# pypdf warns that Chromium's PDFs count one object fewer in their trailer than they hold; it
+# reads them right, and the warning would only alarm whoever runs `make pdf`.
+logging.getLogger("pypdf").setLevel(logging.ERROR)
 CHROMIUM_FLAGS = (
     "--headless",
     "--no-sandbox",
@@ -137,7 +141,7 @@ def _as_document(pdf: Path, contents: list[tuple[int, str, str]], numbers: dict[
         if entry not in numbers:
             continue
         parent = parents.get(level - 1) if level > 0 else None
-        parents[level] = writer.add_outline_item(title, numbers[entry] - 1, parent=parent)
+        parents[level] = writer.add_outline_item(title=title, page_number=numbers[entry] - 1, parent=parent)
         for deeper in [known for known in parents if known > level]:
             del parents[deeper]
     writer.set_page_label(0, 0, prefix="Title")
