@@ -17,6 +17,10 @@
 - The lightbox's script and styles (70 KB, which mkdocs-glightbox puts in every page's head, where
   they hold up the first paint) load only on pages with a figure to enlarge, at the end of the body.
 - The print page, once print-site has written it, becomes the PDF's source (print_page.py).
+- Built with no site address (no SITE_URL), the 404 page's links start at /, as it is served at
+  whatever URL was missing and no relative link can be right from every one. Its stylesheets are
+  written into it, so that served under a sub-path (a project's GitHub Pages) it is still styled;
+  its links and scripts still start at / (build with SITE_URL for a site under a sub-path).
 - The figures the notebook pages write into docs/generated/figures/ while mkdocs runs them did not
   exist when MkDocs listed the files to copy, so they are copied into the site at the end.
 """
@@ -83,9 +87,31 @@ def on_post_page(output: str, page, config) -> str:
 @event_priority(-100)
 def on_post_build(config) -> None:
     print_page.rewrite(config["site_dir"], config["site_url"], _PAGE_URLS)
+    if not config["site_url"]:
+        styled_404(Path(config["site_dir"]))
     figures = Path(config["docs_dir"]) / "generated" / "figures"
     if figures.is_dir():
         shutil.copytree(figures, Path(config["site_dir"]) / "generated" / "figures", dirs_exist_ok=True)
+
+
+# A stylesheet linked from the site's root, as the 404 page links them with no site address.
+_ROOT_STYLESHEET = re.compile(r'<link rel="stylesheet" href="/(?P<path>[^"]+\.css)">')
+
+
+def styled_404(site_dir: Path) -> None:
+    """The 404 page's stylesheets written into it (print-site's, for the print page only, left
+    out), so it is styled wherever it is served from."""
+    page = site_dir / "404.html"
+    if not page.is_file():
+        return
+
+    def inline(match: re.Match) -> str:
+        sheet = site_dir / match["path"]
+        if "print-site" in match["path"] or not sheet.is_file():
+            return ""
+        return f"<style>{sheet.read_text(encoding='utf-8')}</style>"
+
+    page.write_text(_ROOT_STYLESHEET.sub(inline, page.read_text(encoding="utf-8")), encoding="utf-8")
 
 
 def lazy_figures(html: str) -> str:
