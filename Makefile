@@ -101,7 +101,11 @@ $(RESULTS)/%/manifest.json: | $(INSTALLED)
 	$(BIN)/cifarcmp train --model $(call quote,$(word 1,$(subst /, ,$*))) --seed $(call quote,$(patsubst seed-%,%,$(word 2,$(subst /, ,$*)))) --profile $(PROFILE) $(RUN_FLAGS) --out $(call quote,$(RESULTS)/$*)
 endif
 
-report: train site ## train what the plan lacks (STUDIES included), then render and build site/
+# Ends by saying where the report is: a newcomer's first question after the build.
+report: train site ## train what the plan lacks (STUDIES included), then render and build site/ with its PDF
+	@printf '%s\n' 'make report: done.' \
+	  '  site: '$(call quote,$(CURDIR)/site/index.html)' (open it in a browser; or `make serve` and open http://127.0.0.1:8000)' \
+	  '  PDF:  '$(call quote,$(CURDIR)/site/report.pdf)
 
 studies: train ## the STUDIES' runs and summaries (arms,data-efficiency,gradcam) with the main runs
 
@@ -139,11 +143,12 @@ LINTED := cifarcmp tests notebooks
 EXECUTED_PAGES := $(wildcard docs/notebooks/*.md)
 ruff_on_pages = $(BIN)/jupytext --quiet $(1) '$(BIN)/ruff $(2) --stdin-filename page.py -' $(EXECUTED_PAGES)
 
-lint: $(INSTALLED) ## check the code with ruff (lint rules and formatting, as configured in pyproject.toml)
+lint: $(INSTALLED) ## check the code with ruff (rules and formatting, pyproject.toml) and the package's layering
 	$(BIN)/ruff check $(LINTED)
 	$(BIN)/ruff format --check $(LINTED)
 	$(call ruff_on_pages,--check,check --quiet)
 	$(call ruff_on_pages,--check,format --check --quiet)
+	$(BIN)/python -m pytest --quiet --no-header -p no:cacheprovider tests/test_layout.py -k 'imports or cycles'
 
 format: $(INSTALLED) ## fix what `make lint` finds that ruff can fix (import order, formatting), pages included
 	$(BIN)/ruff check --fix-only --quiet $(LINTED)

@@ -53,7 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--weights",
         default=None,
-        help="resnet50 only: imagenet (Keras' verified download), none (random initialisation) or a PATH to a notop .h5 (default: the profile's)",
+        help="transfer models only: imagenet (Keras' verified download), none (random initialisation) or a PATH to the backbone's notop .h5 (checked by its Keras hash when named as Keras names it; default: the profile's)",
     )
     train.add_argument("--precision", default=None, help=PRECISION_HELP)
     # Strings, checked in _train, so a bad value gets our one-line error rather than argparse's usage.
@@ -169,6 +169,12 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     evaluate.add_argument("results", type=Path, help="a run directory, or a folder of runs")
+    evaluate.add_argument(
+        "--predict",
+        action="store_true",
+        help="also predict the test set again from each run's kept model (its data must be at hand) "
+        "and say how far the new predictions are from the stored ones",
+    )
     return parser
 
 
@@ -227,7 +233,7 @@ def resolve_train(arguments):
     overrides = dict(
         data=_data_source(arguments.data),
         seed=_seed(arguments.seed),
-        weights=_weights(arguments.weights),
+        weights=_weights(arguments.weights, arguments.model),
         train_fraction=arguments.fraction,
         precision=arguments.precision,
     )
@@ -579,12 +585,22 @@ def _seed(value: str) -> int:
     return seed
 
 
-def _weights(value: str | None) -> str | None:
+def _weights(value: str | None, model: str | None = None) -> str | None:
+    """--weights checked before Keras is loaded: an HDF5 file, and if it is named as a backbone's
+    Keras ImageNet file, one with the hash Keras checks that file by. `model`: the model it is for
+    (train), or None (a plan, whose transfer runs all take it). Whether its layers fit is Keras'
+    loader's to say (train/models.py)."""
+    from cifarcmp import architectures
+
     if value is None or value in ("imagenet", "none"):
         return value
+    entry = architectures.get(model) if model is not None else None
+    entry = entry if entry is not None and entry.transfer else None  # the scratch CNN takes no weights file
+    wanted = f"{entry.short_label} notop" if entry is not None else "a backbone's notop"
     path = Path(value).expanduser()
     if not path.is_file():
-        raise UserError(f"--weights {value}: no such file; use imagenet, none or a path to a ResNet50 notop .h5")
+        example = entry.weights_file if entry is not None else "a backbone's notop .h5"
+        raise UserError(f"--weights {value}: no such file; use imagenet, none or a path to {example}")
     import h5py  # Keras' own HDF5 reader, without Keras: a wrong file is refused in a moment, not in 40 s
 
     try:
@@ -592,7 +608,8 @@ def _weights(value: str | None) -> str | None:
     except OSError as error:
         raise UserError(f"--weights {value}: unreadable ({error.strerror})") from None
     if not is_hdf5:
-        raise UserError(f"--weights {value}: not ResNet50 notop weights that fit this model (not an HDF5 file)")
+        raise UserError(f"--weights {value}: not {wanted} weights that fit this model (not an HDF5 file)")
+    architectures.check_weights_file(path, entry)
     return str(path.resolve())
 
 
@@ -643,6 +660,11 @@ def _evaluate(arguments) -> int:
         raise UserError(f"{arguments.results}: holds no finished run")
     for path in runs:
         run = results.load_run(path)
+        if arguments.predict:
+            from cifarcmp.train import evaluate
+
+            again = evaluate.predict_again(run)
+            print(f"{path}: {evaluation.prediction_agreement(run.predictions, again)}")
         result = evaluation.evaluation(run)
         results.write_evaluation(run, result)
         accuracy = result["accuracy"]

@@ -21,7 +21,6 @@ MODELS = tuple(architectures.ARCHITECTURES)
 # The seed report's two: every report's main runs (the others train only in the studies that name them).
 SEED_MODELS = tuple(name for name, entry in architectures.ARCHITECTURES.items() if entry.in_seed_report)
 # The opt-in studies of the seed's claims (run through the plan like every run; cifarcmp/studies/ summarises them, the report reads them).
-STUDIES = ("arms", "data-efficiency", "gradcam")
 PROFILES = ("paper", "quick", "smoke")
 # Arithmetic precision: float32 throughout (the seed's), or Keras' mixed precision (train/models.py).
 PRECISIONS = ("float32", "mixed")
@@ -86,6 +85,12 @@ class RunConfig:
     def image_size(self) -> int:
         """Side of the image the network body sees, in pixels."""
         return 32 * self.upsampling if architectures.get(self.model).transfer else 32
+
+    @classmethod
+    def from_dict(cls, data: dict) -> RunConfig:
+        """The configuration a run's config.json holds (to_dict's derived fields dropped)."""
+        values = {item.name: data[item.name] for item in fields(cls) if item.name in data}
+        return cls(**{**values, **{key: tuple(values[key]) for key in ("dropout", "deviations") if key in values}})
 
     def to_dict(self) -> dict:
         data = asdict(self)

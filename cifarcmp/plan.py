@@ -30,13 +30,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cifarcmp import config, results
-from cifarcmp.config import PROFILES, SEED_MODELS, STUDIES, RunConfig
+from cifarcmp.config import PROFILES, SEED_MODELS, RunConfig
 from cifarcmp.errors import UserError
 from cifarcmp.paths import RESULTS_ROOT
+from cifarcmp.studies import STUDIES
+from cifarcmp.studies.study import Request
 
 DEFAULT_FRACTIONS = (0.01, 0.1, 1.0)
-# The arms trained on fractions of the training split (the data-efficiency study).
-DATA_EFFICIENCY_ARMS = ("resnet50", "resnet50-frozen", "cnn")
 STATUSES = ("done", "running", "queued", "interrupted", "missing")
 DERIVED_FIELDS = {"deviations", "lr_schedule", "image_size"}
 
@@ -124,8 +124,8 @@ class Plan:
         return {status: len(self.with_status(status)) for status in STATUSES}
 
     def study_runs(self, study: str) -> list[PlannedRun]:
-        """The runs a study's summary reads, in order (gradcam reads the arms' runs)."""
-        return self.groups["arms" if study == "gradcam" else study]
+        """The runs a study's summary reads, in order (a study that trains nothing reads another's)."""
+        return self.groups[STUDIES[study].reads or study]
 
 
 def parse_studies(text: str) -> tuple[str, ...]:
@@ -165,24 +165,15 @@ def build(settings: PlanSettings) -> Plan:
             (model, 1.0, seed, main / model / f"seed-{seed}") for model in SEED_MODELS for seed in settings.seed_list
         ]
     }
-    if "arms" in settings.studies or "gradcam" in settings.studies:
-        wanted["arms"] = [
-            (arm, 1.0, seed, studies_root / "arms" / arm / f"seed-{seed}")
-            for arm in config.ARMS
-            for seed in settings.seed_list
-        ]
-    if "data-efficiency" in settings.studies:
-        wanted["data-efficiency"] = []
-        for arm in DATA_EFFICIENCY_ARMS:
-            for fraction in settings.fractions:
-                for seed in settings.seed_list:
-                    # The full-data point is the arms study's run: one directory, trained once.
-                    folder = (
-                        studies_root / "arms" / arm / f"seed-{seed}"
-                        if fraction == 1
-                        else studies_root / "data-efficiency" / arm / f"fraction-{fraction:g}" / f"seed-{seed}"
-                    )
-                    wanted["data-efficiency"].append((arm, fraction, seed, folder))
+    request = Request(settings.seed_list, settings.fractions, studies_root)
+    for study in STUDIES.values():  # in the registry's order, however STUDIES= lists them
+        if study.name not in settings.studies:
+            continue
+        # A study that trains nothing plans the runs of the study it reads.
+        planned = STUDIES[study.reads] if study.reads else study
+        wanted.setdefault(
+            planned.name, [(run.arm, run.fraction, run.seed, run.folder) for run in planned.runs(request)]
+        )
     by_folder: dict[Path, PlannedRun] = {}
     by_config: dict[str, PlannedRun] = {}  # the first run of each configuration: the one trained
     for arm, fraction, seed, out in (entry for entries in wanted.values() for entry in entries):

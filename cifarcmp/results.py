@@ -25,6 +25,11 @@ when every file below is written, so a directory without the `.incomplete` suffi
 |                   | never committed, never read by the report                              |
 | `evaluation.json` | optional, rewritten by `cifarcmp evaluate`: intervals, confusion,      |
 |                   | per-class scores, calibration, all computed from predictions.npz      |
+| `model.weights.h5`| optional: the trained weights (Keras save_weights), hashed in the      |
+|                   | manifest's `model`; `cifarcmp evaluate --predict` predicts from them   |
+
+Each JSON file, and each row of history.csv, is checked against its JSON Schema (cifarcmp/schema.py)
+when it is read.
 
 Beside each run folder, `<run>.lock` is held (flock) by the one command writing that run.
 
@@ -35,8 +40,6 @@ a real-data profile ran on synthetic data.
 from __future__ import annotations
 
 import csv
-import datetime
-import errno
 import io
 import json
 import math
@@ -51,9 +54,10 @@ from pathlib import Path
 
 import numpy as np
 
-from cifarcmp.config import ARMS, MODELS, PROFILES
+from cifarcmp import schema
 from cifarcmp.errors import UserError
-from cifarcmp.text import class_name_problem, spreadsheet_cell
+from cifarcmp.files import write_text_atomically, write_texts_together
+from cifarcmp.text import spreadsheet_cell
 
 SCHEMA_VERSION = 1
 INCOMPLETE_SUFFIX = ".incomplete"
@@ -66,8 +70,11 @@ RUN_FILES = (
     "predictions.npz",
     "samples.npz",
 )
+# The trained network's weights (Keras' save_weights), hashed in the manifest's `model`: about
+# 100 MB for ResNet50, so never committed (.gitignore) and left out of the Colab zip.
+MODEL_FILE = "model.weights.h5"
 # Files a run may hold besides RUN_FILES, read by the report or rewritten by `cifarcmp evaluate`.
-OPTIONAL_RUN_FILES = ("gallery.npz", "gradcam.npz", "evaluation.json", "confusion.csv")
+OPTIONAL_RUN_FILES = ("gallery.npz", "gradcam.npz", "evaluation.json", "confusion.csv", MODEL_FILE)
 HISTORY_COLUMNS = (
     "epoch",
     "loss",
@@ -81,316 +88,8 @@ HISTORY_COLUMNS = (
 OPTIONAL_HISTORY_COLUMNS = ("train_seconds",)
 
 
-# The contract as data ----------------------------------------------------------------------------
-#
-# Every file of a run is checked against the rules below when it is read, so a value that reaches
-# the report is of the type, range and shape the report expects: a tampered or damaged file is
-# refused with one line naming the file and the field, never shown as "nan" or a traceback.
-# A rule is a function (value, field) that raises `_Broken` when the value breaks it; fields the
-# rules do not name are ignored, so a newer writer may add some.
-
-
-class _Broken(Exception):
-    """`field` (a dotted path inside one file; empty for the whole file) breaks the contract."""
-
-    def __init__(self, field: str, problem: str) -> None:
-        super().__init__(f"{field} {problem}" if field else problem)
-
-
-def _shown(value) -> str:
-    """A value as the error line quotes it: one line, short."""
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-def _number(low: float = 0, high: float = math.inf, integer: bool = False, name: str = ""):
-    """An int (or, unless `integer`, a finite float) in low..high; a bool is not a number here."""
-    kinds = int if integer else (int, float)
-    wanted = name or ("an integer" if integer else "a finite number")
-    wanted += f" in {low:g}..{high:g}" if high < math.inf else f" >= {low:g}"
-
-    def rule(value, field: str) -> None:
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, kinds)
-            or (isinstance(value, float) and not math.isfinite(value))
-            or not low <= value <= high
-        ):
-            raise _Broken(field, f"is {_shown(value)}, expected {wanted}")
-
-    return rule
-
-
-FRACTION = _number(0, 1, name="a fraction")
-NON_NEGATIVE = _number(0)
-POSITIVE_NUMBER = _number(1e-300, name="a positive number")
-COUNT = _number(0, integer=True)
-POSITIVE = _number(1, integer=True)
-
-
-def BOOLEAN(value, field: str) -> None:  # noqa: N802 - a constant rule, named like the others
-    if not isinstance(value, bool):
-        raise _Broken(field, f"is {_shown(value)}, expected true or false")
-
-
-def _text(limit: int = 200, minimum: int = 0, choices: tuple[str, ...] = (), printable: bool = True):
-    """A string of up to `limit` characters, printable (no newlines or control characters)."""
-
-    def rule(value, field: str) -> None:
-        if not isinstance(value, str):
-            raise _Broken(field, f"is {_shown(value)}, expected text")
-        if choices and value not in choices:
-            raise _Broken(field, f"is {_shown(value)}, expected one of: {', '.join(choices)}")
-        if not minimum <= len(value) <= limit:
-            raise _Broken(field, f"holds {len(value)} characters, expected {minimum}..{limit}")
-        if printable and not value.isprintable():
-            raise _Broken(field, f"is {_shown(value)}, with characters that cannot be printed")
-
-    return rule
-
-
-def TIMESTAMP(value, field: str) -> None:  # noqa: N802
-    _text(64, 1)(value, field)
-    try:
-        datetime.datetime.fromisoformat(value)
-    except ValueError:
-        raise _Broken(field, f"is {_shown(value)}, expected an ISO 8601 date and time") from None
-
-
-def _nullable(rule):
-    """`rule`, or null (JSON's null, which a writer uses for 'not known')."""
-
-    def nullable(value, field: str) -> None:
-        if value is not None:
-            rule(value, field)
-
-    return nullable
-
-
-class _Optional:
-    """Marks a record's field that may be absent; when present it must satisfy `rule`."""
-
-    def __init__(self, rule) -> None:
-        self.rule = rule
-
-
-def _list(rule, length: int | None = None, minimum: int = 0, limit: int = 100_000):
-    def check(value, field: str) -> None:
-        if not isinstance(value, list):
-            raise _Broken(field, f"is {_shown(value)}, expected a list")
-        if length is not None and len(value) != length:
-            raise _Broken(field, f"holds {len(value)} entries, expected {length}")
-        if not minimum <= len(value) <= limit:
-            raise _Broken(field, f"holds {len(value)} entries, expected {minimum}..{limit}")
-        for position, item in enumerate(value):
-            rule(item, f"{field}[{position}]")
-
-    return check
-
-
-def _mapping(rule, limit: int = 100):
-    """An object of any keys (short text) whose values satisfy `rule`."""
-
-    def check(value, field: str) -> None:
-        if not isinstance(value, dict) or len(value) > limit:
-            raise _Broken(field, f"is {_shown(value)}, expected an object of up to {limit} entries")
-        for key, item in value.items():
-            _text(64)(key, f"{field} key")
-            rule(item, f"{field}.{key}" if field else key)
-
-    return check
-
-
-def _record(fields: dict):
-    """An object holding every field of `fields` (those marked `_Optional` may be missing)."""
-
-    def check(value, field: str) -> None:
-        if not isinstance(value, dict):
-            raise _Broken(field, f"{'is' if field else 'holds'} {_shown(value)}, expected a JSON object")
-        missing = [key for key, rule in fields.items() if key not in value and not isinstance(rule, _Optional)]
-        if missing:
-            raise _Broken(field, f"lacks {', '.join(missing)}")
-        for key, rule in fields.items():
-            if key in value:
-                (rule.rule if isinstance(rule, _Optional) else rule)(value[key], f"{field}.{key}" if field else key)
-
-    return check
-
-
-CLASSES = 10
-
-
-def CLASS_NAME(value, field: str) -> None:  # noqa: N802
-    """A class name as the archive reader accepts it (cifarcmp.text's one rule): names label pages,
-    figures and spreadsheet rows, so a tampered results folder must not bring other ones."""
-    problem = class_name_problem(value)
-    if problem:
-        raise _Broken(field, problem)
-
-
-CONFIG = _record(
-    {
-        "model": _text(choices=MODELS),
-        "arm": _Optional(_text(choices=("", *ARMS))),
-        "profile": _text(choices=PROFILES),
-        "data": _Optional(_text(1000)),
-        "weights": _Optional(_text(1000)),
-        "seed": COUNT,
-        "learning_rate": NON_NEGATIVE,
-        "momentum": NON_NEGATIVE,
-        "batch_size": POSITIVE,
-        "epochs": POSITIVE,
-        "lr_constant_epochs": COUNT,
-        "lr_decay_per_epoch": NON_NEGATIVE,
-        "early_stopping_patience": COUNT,
-        "validation_size": COUNT,
-        "train_subset": COUNT,
-        "test_subset": COUNT,
-        "train_fraction": _Optional(_number(1e-9, 1)),
-        "freeze_base": _Optional(BOOLEAN),
-        "upsampling": _Optional(POSITIVE),
-        "dropout": _Optional(_list(FRACTION, limit=10)),
-        "image_size": POSITIVE,
-        "lr_schedule": _list(NON_NEGATIVE, minimum=1),
-        "deviations": _list(_text(1000), limit=100),
-    }
-)
-MANIFEST = _record(
-    {
-        "schema_version": _Optional(POSITIVE),
-        "status": _text(choices=("complete",)),
-        # git_state() writes null for both where git is missing: the report says "unknown".
-        "git": _record({"commit": _nullable(_text(64)), "dirty": _Optional(_nullable(BOOLEAN))}),
-        "versions": _mapping(_nullable(_text(64))),
-        "device": _record({"kind": _text(16, 1), "name": _text(200, 1), "count": _Optional(_nullable(COUNT))}),
-        "started_at": _Optional(TIMESTAMP),
-        "finished_at": TIMESTAMP,
-        "data": _record(
-            {
-                "source": _text(1000, 1),
-                "synthetic": BOOLEAN,
-                "sha256": _Optional(_text(64)),
-                "verified": _Optional(BOOLEAN),
-                "description": _Optional(_text(2000, printable=False)),
-                # How data that is not the official release differs from it (data.release).
-                "departures": _Optional(_list(_text(300, 1), limit=20)),
-                "class_names": _list(CLASS_NAME, length=CLASSES),
-                "counts": _record({split: _list(COUNT, length=CLASSES) for split in ("train", "validation", "test")}),
-            }
-        ),
-    }
-)
-SUMMARY = _record(
-    {
-        "name": _Optional(_text()),
-        "total_params": COUNT,
-        "trainable_params": COUNT,
-        "non_trainable_params": COUNT,
-        "layers": _list(
-            _record(
-                {
-                    "name": _text(200),
-                    "type": _text(200),
-                    "output_shape": _text(200),
-                    "params": COUNT,
-                    "trainable": BOOLEAN,
-                }
-            ),
-            minimum=1,
-            limit=10_000,
-        ),
-    }
-)
-PARAMETERS = _record({"total": COUNT, "trainable": COUNT, "non_trainable": COUNT})
-METRICS = _record(
-    {
-        "schema_version": _Optional(POSITIVE),
-        "train_accuracy": FRACTION,
-        "train_loss": NON_NEGATIVE,
-        "val_accuracy": FRACTION,
-        "val_loss": NON_NEGATIVE,
-        "test_accuracy": FRACTION,
-        "test_loss": NON_NEGATIVE,
-        "best_epoch_running_train_accuracy": _Optional(FRACTION),
-        "best_epoch": POSITIVE,
-        "epochs_run": POSITIVE,
-        "stopped_early": BOOLEAN,
-        "wall_seconds": NON_NEGATIVE,
-        "train_seconds": _Optional(NON_NEGATIVE),
-        "train_images_per_second": NON_NEGATIVE,
-        "train_images": _Optional(COUNT),
-        "validation_images": _Optional(COUNT),
-        "train_evaluated_images": _Optional(COUNT),
-        "test_images": POSITIVE,
-        "parameters": PARAMETERS,
-        # Runs from before FLOPs were counted have none; the report says "not recorded".
-        "compute": _Optional(
-            _record(
-                {
-                    "forward_flops_per_image": POSITIVE_NUMBER,
-                    "training_flops": POSITIVE_NUMBER,
-                    "counted": _Optional(_text()),
-                }
-            )
-        ),
-    }
-)
-# history.csv, column by column (every value must be finite: NaN in a log is a broken run).
-HISTORY_RULES = {
-    "epoch": POSITIVE,
-    "loss": NON_NEGATIVE,
-    "accuracy": FRACTION,
-    "val_loss": NON_NEGATIVE,
-    "val_accuracy": FRACTION,
-    "learning_rate": NON_NEGATIVE,
-    "seconds": NON_NEGATIVE,
-    "train_seconds": NON_NEGATIVE,
-}
-# A study's summary.json (written by `cifarcmp study`); the report checks which arms it knows.
-STUDY_RUN = {
-    "arm": _text(64, 1),
-    "seed": COUNT,
-    "run": _text(1000, 1),
-    "synthetic": BOOLEAN,
-}
-_STUDY_FIGURES = {
-    "fraction": _number(1e-9, 1),
-    "test_accuracy": FRACTION,
-    "val_accuracy": FRACTION,
-    "train_accuracy": FRACTION,
-    "train_images": COUNT,
-    "epochs_run": POSITIVE,
-    "wall_seconds": NON_NEGATIVE,
-    "train_images_per_second": NON_NEGATIVE,
-    "forward_flops_per_image": POSITIVE_NUMBER,
-    "training_flops": POSITIVE_NUMBER,
-    "parameters": PARAMETERS,
-    "device": _record({"kind": _text(16, 1), "name": _text(200, 1), "count": _Optional(_nullable(COUNT))}),
-}
-STUDY_ROWS = {
-    "arms": _record({**STUDY_RUN, **_STUDY_FIGURES}),
-    "data-efficiency": _record({**STUDY_RUN, **_STUDY_FIGURES}),
-    "gradcam": _record({**STUDY_RUN, "has_gradcam": BOOLEAN}),
-}
-
-
-def study_summary_rule(study: str):
-    return _record(
-        {
-            "study": _text(choices=(study,)),
-            "profile": _Optional(_nullable(_text(64))),
-            "synthetic": BOOLEAN,
-            "runs": _list(STUDY_ROWS[study], minimum=1, limit=10_000),
-        }
-    )
-
-
-def check(path: Path, value, rule) -> None:
-    """UserError naming `path` and the field when `value` (the file's content) breaks `rule`."""
-    try:
-        rule(value, "")
-    except _Broken as broken:
-        raise UserError(f"{path}: {broken}") from None
+# The contract's rules are JSON Schema (cifarcmp/schema.py); every file is checked when it is read.
+CLASSES = schema.CLASSES
 
 
 def write_json(path: Path, data: dict) -> None:
@@ -445,6 +144,23 @@ def write_history(path: Path, rows: list[dict]) -> None:
             writer.writerow({column: row[column] for column in columns})
 
 
+def write_run(
+    folder: Path, *, summary: dict, history: list[dict], metrics: dict, arrays: dict[str, dict], manifest: dict
+) -> None:
+    """Every file of a finished run into `folder` (beside the config.json it was started with).
+
+    The one writer of a run, used by training and by the tests' fixture runs. `arrays` maps each
+    .npz file (predictions.npz, samples.npz, and the optional gallery.npz, gradcam.npz) to its
+    arrays. The manifest goes last: its "complete" status is what marks the directory finished.
+    """
+    write_json(folder / "summary.json", summary)
+    write_history(folder / "history.csv", history)
+    write_json(folder / "metrics.json", metrics)
+    for name, contents in arrays.items():
+        np.savez_compressed(folder / name, **contents)
+    write_json(folder / "manifest.json", manifest)
+
+
 def read_history_log(path: Path) -> list[dict]:
     """Rows of a Keras CSVLogger file, as strings (empty when training logged nothing yet)."""
     if not path.exists():
@@ -486,13 +202,11 @@ def _history_row(path: Path, number: int, row: dict, width: int) -> dict:
         try:
             value = int(text) if key == "epoch" else float(text)
         except ValueError:
-            raise UserError(f"{path}: row {number}, {key} is {_shown(text)}, not a number") from None
-        if key in HISTORY_RULES:
-            try:
-                HISTORY_RULES[key](value, f"row {number}, {key}")
-            except _Broken as broken:
-                raise UserError(f"{path}: {broken}") from None
+            raise UserError(f"{path}: row {number}, {key} is {schema.shown(text)}, not a number") from None
         values[key] = value
+    found = schema.problem(values, schema.HISTORY_ROW)
+    if found:
+        raise UserError(f"{path}: row {number}, {found}")
     return values
 
 
@@ -531,19 +245,19 @@ def load_run(path: Path | str) -> Run:
     manifest = read_json(path / "manifest.json")
     if not isinstance(manifest, dict) or manifest.get("status") != "complete":
         status = manifest.get("status") if isinstance(manifest, dict) else manifest
-        raise UserError(f"{path / 'manifest.json'}: status is {_shown(status)}, not 'complete'")
+        raise UserError(f"{path / 'manifest.json'}: status is {schema.shown(status)}, not 'complete'")
     for name in RUN_FILES:
         if not (path / name).is_file():
             raise UserError(f"{path / name}: missing; this run is incomplete")
     files = {}
     for name, rule in (
-        ("manifest.json", MANIFEST),
-        ("config.json", CONFIG),
-        ("summary.json", SUMMARY),
-        ("metrics.json", METRICS),
+        ("manifest.json", schema.MANIFEST),
+        ("config.json", schema.CONFIG),
+        ("summary.json", schema.SUMMARY),
+        ("metrics.json", schema.METRICS),
     ):
         files[name] = read_json(path / name)
-        check(path / name, files[name], rule)
+        schema.check(path / name, files[name], rule)
     history = read_history(path / "history.csv")
     predictions = read_npz(path / "predictions.npz", ("labels", "probabilities", "indices"))
     samples = read_npz(path / "samples.npz", ("images", "labels"))
@@ -642,7 +356,7 @@ def read_npz(path: Path, keys: tuple[str, ...], limit: int = MAX_NPZ_ARRAY_BYTES
             return arrays
     except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as error:
         # A truncated or damaged archive fails in zipfile, zlib or numpy's header parser.
-        raise UserError(f"{path}: unreadable ({_shown(str(error))})") from None
+        raise UserError(f"{path}: unreadable ({schema.shown(str(error))})") from None
 
 
 def _bounded_array(path: Path, key: str, member, stored_bytes: int, limit: int) -> np.ndarray:
@@ -787,91 +501,6 @@ def publish(work: Path, final: Path) -> None:
     finally:
         if final.exists():
             shutil.rmtree(trash, ignore_errors=True)
-
-
-def write_text_atomically(path: Path, text: str) -> None:
-    """Write via a temporary file in the same directory and os.replace it into place.
-
-    A reader (the report, a browser download) then sees the old file or the new one, never half
-    of one, even if the writer is interrupted.
-    """
-    temporary = _written_temporary(path, text)
-    try:
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def _written_temporary(path: Path, text: str) -> str:
-    """`text` in a new temporary file beside `path`, flushed to the disk; its name.
-
-    fsync makes a full disk or an exceeded quota fail here, where it can still be reported, rather
-    than after the rename (file systems that allocate late, or network ones, report it only then).
-    """
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(handle, 0o666 & ~_umask())  # mkstemp makes 0600; give what open() would
-        with os.fdopen(handle, "w", newline="") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return temporary
-
-
-def write_texts_together(folder: Path, texts: dict[str, str]) -> None:
-    """Replace several files of `folder` as one: afterwards all are new, or, if anything failed,
-    all are as they were (or absent, as they were).
-
-    Every new file is written in full first; only then are they renamed into place, each old one
-    kept under a temporary name until all are, and put back if a rename fails.
-    """
-    temporaries: dict[str, str] = {}
-    previous: dict[str, Path] = {}
-    placed: list[str] = []
-    try:
-        for name, text in texts.items():
-            temporaries[name] = _written_temporary(folder / name, text)
-        for name in texts:
-            if (folder / name).exists():
-                previous[name] = _kept_copy(folder / name)
-        for name in texts:
-            os.replace(temporaries[name], folder / name)
-            placed.append(name)
-    except BaseException:
-        for name in placed:  # put back what was there before
-            if name in previous:
-                os.replace(previous[name], folder / name)
-            else:
-                (folder / name).unlink(missing_ok=True)
-        raise
-    finally:
-        for leftover in [*temporaries.values(), *previous.values()]:
-            Path(leftover).unlink(missing_ok=True)
-
-
-def _kept_copy(path: Path) -> Path:
-    """A second name for `path` (a hard link: no space needed; a copy where links are not allowed)."""
-    handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".previous")
-    os.close(handle)
-    kept = Path(name)
-    kept.unlink()
-    try:
-        os.link(path, kept)
-    except OSError as error:
-        if error.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK):
-            raise
-        shutil.copyfile(path, kept)
-    return kept
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def confusion_csv(counts: list[list[int]], names: list[str]) -> str:

@@ -11,7 +11,6 @@ TensorFlow, and so a test can dictate the numbers (for example a run where the C
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import shutil
@@ -26,7 +25,7 @@ from cifarcmp import stats
 from cifarcmp.config import resolve
 from cifarcmp.paths import PROJECT_ROOT
 from cifarcmp.report.render import render
-from cifarcmp.results import find_runs
+from cifarcmp.results import find_runs, write_run
 
 _FORWARD_FLOPS = {"resnet50": 7_727_692_298, "cnn": 41_569_546}
 _TRAIN_IMAGES = 4500
@@ -145,92 +144,82 @@ def write_fixture_run(
     wall_seconds = sum(row["seconds"] for row in history) + 12.5
 
     (path / "config.json").write_text(json.dumps(config, indent=2) + "\n")
-    _write_json(
-        path / "manifest.json",
-        {
-            "schema_version": 1,
-            "status": "complete",
-            "git": {"commit": "0123456789abcdef0123456789abcdef01234567", "dirty": False},
-            "versions": {
-                "python": "3.11.2",
-                "keras": "3.15.1",
-                "backend": "tensorflow",
-                "tensorflow": "2.21.0",
-                "numpy": "2.1.0",
-            },
-            "device": {"kind": "cpu", "name": "fixture CPU"},
-            "started_at": "2025-01-02T03:04:05+00:00",
-            "finished_at": "2025-01-02T04:05:06+00:00",
-            "data": {
-                "source": "synthetic" if synthetic else "cifar10",
-                "synthetic": synthetic,
-                "sha256": "ab" * 32,
-                "verified": not synthetic,
-                "description": "fixture data written by tests/fixtures.py",
-                "class_names": CLASS_NAMES,
-                "counts": counts,
-            },
+    manifest = {
+        "schema_version": 1,
+        "status": "complete",
+        "git": {"commit": "0123456789abcdef0123456789abcdef01234567", "dirty": False},
+        "versions": {
+            "python": "3.11.2",
+            "keras": "3.15.1",
+            "backend": "tensorflow",
+            "tensorflow": "2.21.0",
+            "numpy": "2.1.0",
         },
-    )
-    _write_json(
-        path / "summary.json",
-        {
-            "name": model,
-            "total_params": total,
-            "trainable_params": total - non_trainable,
-            "non_trainable_params": non_trainable,
-            "layers": [
-                {"name": name, "type": kind, "output_shape": shape, "params": params, "trainable": trainable}
-                for name, kind, shape, params, trainable in layers
-            ],
+        "device": {"kind": "cpu", "name": "fixture CPU"},
+        "started_at": "2025-01-02T03:04:05+00:00",
+        "finished_at": "2025-01-02T04:05:06+00:00",
+        "data": {
+            "source": "synthetic" if synthetic else "cifar10",
+            "synthetic": synthetic,
+            "sha256": "ab" * 32,
+            "verified": not synthetic,
+            "description": "fixture data written by tests/fixtures.py",
+            "class_names": CLASS_NAMES,
+            "counts": counts,
         },
-    )
-    with (path / "history.csv").open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(history[0]))
-        writer.writeheader()
-        writer.writerows(history)
-    _write_json(
-        path / "metrics.json",
-        {
-            "schema_version": 1,
-            "train_accuracy": best["accuracy"],
-            "train_loss": best["loss"],
-            "val_accuracy": best["val_accuracy"],
-            "val_loss": best["val_loss"],
-            "test_accuracy": test_accuracy,
-            "test_loss": round(1.5 * (1.0 - test_accuracy) + 0.05, 4),
-            "best_epoch": best_epoch,
-            "epochs_run": epochs_run,
-            "stopped_early": epochs_run < epochs,
-            "wall_seconds": wall_seconds,
-            "train_seconds": wall_seconds - 10.0,
-            "train_images_per_second": 123.4,
-            "test_images": int(labels.size),
-            "parameters": {"total": total, "trainable": total - non_trainable, "non_trainable": non_trainable},
-            # The counts cifarcmp.compute gives the seed's models at 224 px and 32 px.
-            "compute": {
-                "forward_flops_per_image": _FORWARD_FLOPS[model],
-                "training_flops": 3.0 * _FORWARD_FLOPS[model] * _TRAIN_IMAGES * epochs_run,
-                "counted": "fixture",
-            },
+    }
+    summary = {
+        "name": model,
+        "total_params": total,
+        "trainable_params": total - non_trainable,
+        "non_trainable_params": non_trainable,
+        "layers": [
+            {"name": name, "type": kind, "output_shape": shape, "params": params, "trainable": trainable}
+            for name, kind, shape, params, trainable in layers
+        ],
+    }
+    metrics = {
+        "schema_version": 1,
+        "train_accuracy": best["accuracy"],
+        "train_loss": best["loss"],
+        "val_accuracy": best["val_accuracy"],
+        "val_loss": best["val_loss"],
+        "test_accuracy": test_accuracy,
+        "test_loss": round(1.5 * (1.0 - test_accuracy) + 0.05, 4),
+        "best_epoch": best_epoch,
+        "epochs_run": epochs_run,
+        "stopped_early": epochs_run < epochs,
+        "wall_seconds": wall_seconds,
+        "train_seconds": wall_seconds - 10.0,
+        "train_images_per_second": 123.4,
+        "test_images": int(labels.size),
+        "parameters": {"total": total, "trainable": total - non_trainable, "non_trainable": non_trainable},
+        # The counts cifarcmp.compute gives the seed's models at 224 px and 32 px.
+        "compute": {
+            "forward_flops_per_image": _FORWARD_FLOPS[model],
+            "training_flops": 3.0 * _FORWARD_FLOPS[model] * _TRAIN_IMAGES * epochs_run,
+            "counted": "fixture",
         },
-    )
+    }
     indices = np.arange(labels.size, dtype=np.int64) + index_offset
-    np.savez(path / "predictions.npz", labels=labels, probabilities=probabilities, indices=indices)
     sample_labels = np.repeat(np.arange(10), 2).astype(np.int64)
     images = rng.integers(0, 256, size=(sample_labels.size, 32, 32, 3), dtype=np.uint8)
-    np.savez(path / "samples.npz", images=images, labels=sample_labels)
+    arrays = {
+        "predictions.npz": {"labels": labels, "probabilities": probabilities, "indices": indices},
+        "samples.npz": {"images": images, "labels": sample_labels},
+    }
     if gallery:
         # As training writes it: the most confident mistakes, with their test images.
         mistakes = stats.most_confident_mistakes(probabilities, labels, GALLERY_SIZE)
-        np.savez(
-            path / "gallery.npz",
-            images=rng.integers(0, 256, size=(mistakes.size, 32, 32, 3), dtype=np.uint8),
-            indices=indices[mistakes],
-            labels=labels[mistakes],
-            predicted=probabilities[mistakes].argmax(axis=1),
-            confidence=probabilities[mistakes].max(axis=1),
-        )
+        arrays["gallery.npz"] = {
+            "images": rng.integers(0, 256, size=(mistakes.size, 32, 32, 3), dtype=np.uint8),
+            "indices": indices[mistakes],
+            "labels": labels[mistakes],
+            "predicted": probabilities[mistakes].argmax(axis=1),
+            "confidence": probabilities[mistakes].max(axis=1),
+        }
+    # The package's one writer of a run, as training uses it.
+    write_run(path, summary=summary, history=history, metrics=metrics, arrays=arrays, manifest=manifest)
     return path
 
 
@@ -275,10 +264,6 @@ def _probabilities(labels, accuracy, rng, correct=None) -> np.ndarray:
     predicted = np.where(correct, labels, (labels + 1) % 10)
     probabilities[np.arange(count), predicted] += 1.0
     return probabilities / probabilities.sum(axis=1, keepdims=True)
-
-
-def _write_json(path: Path, data: dict) -> None:
-    path.write_text(json.dumps(data, indent=2) + "\n")
 
 
 # The study arms' models, and counted training FLOPs per training image and epoch (about as
@@ -361,15 +346,25 @@ def build_site(results: Path, root: Path, site_url: str | None = None) -> dict:
     if site_url:
         environment["SITE_URL"] = site_url
     started = time.monotonic()
-    # cwd = the copy's root, as `make site` runs from the project root: snippets and the notebook
-    # pages find docs/generated/ from there.
-    build = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(root / "site")],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        env=environment,
-    )
+    # The site is built from the rendering alone: the results (and the studies beside them) are out
+    # of reach while mkdocs runs the pages, so a page that read them would fail the build.
+    inputs = [folder for folder in (results, results.parent / f"studies-{results.name}") if folder.is_dir()]
+    hidden = [folder.with_name(f".{folder.name}.hidden-during-build") for folder in inputs]
+    for folder, away in zip(inputs, hidden):
+        folder.rename(away)
+    try:
+        # cwd = the copy's root, as `make site` runs from the project root: snippets and the
+        # notebook pages find docs/generated/ from there.
+        build = subprocess.run(
+            [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(root / "site")],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            env=environment,
+        )
+    finally:
+        for folder, away in zip(inputs, hidden):
+            away.rename(folder)
     seconds = time.monotonic() - started
     assert build.returncode == 0, build.stderr[-4000:]
     return {"root": root, "site": root / "site", "runs": runs, "build_seconds": seconds}

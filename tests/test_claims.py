@@ -16,8 +16,9 @@ from fixtures import write_fixture_run, write_fixture_study
 
 from cifarcmp.analysis import claims, measures
 from cifarcmp.analysis.claims import INCONCLUSIVE, NOT_SUPPORTED, NOT_TESTED, SUPPORTED
-from cifarcmp.analysis.runs import data_efficiency_series, gradcam_panels, load_studies
+from cifarcmp.analysis.runs import data_efficiency_series, gradcam_panels, load_groups, load_studies
 from cifarcmp.errors import UserError
+from cifarcmp.report import figure_data
 from cifarcmp.report.figures import data_efficiency_curve, gradcam_grid
 from cifarcmp.report.render import render
 from cifarcmp.report.site import load_studies_site
@@ -29,15 +30,18 @@ def _mask(right: int, total: int = 200) -> np.ndarray:
 
 
 def _arms(root: Path, resnet: dict, cnn: dict, **others: dict) -> Path:
-    specs = [{"arm": "resnet50", **resnet}, {"arm": "cnn", **cnn}] + [
-        {"arm": arm, **spec} for arm, spec in others.items()
+    # Real data (ImageNet weights) unless a spec says otherwise: see RESNET_FAST.
+    specs = [{"arm": "resnet50", "synthetic": False, **resnet}, {"arm": "cnn", "synthetic": False, **cnn}] + [
+        {"arm": arm, "synthetic": False, **spec} for arm, spec in others.items()
     ]
     write_fixture_study(root, "arms", specs)
     return root
 
 
-RESNET_FAST = dict(epochs=6, best_epoch=1, correct=_mask(180))  # at its best after epoch 1
-CNN_SLOW = dict(epochs=10, best_epoch=8, correct=_mask(120))
+# Real-data runs (the paper profile: ImageNet weights loaded), so a verdict can be reached; a
+# synthetic smoke run's ResNet50 starts from random weights, and then no transfer claim is tested.
+RESNET_FAST = dict(epochs=6, best_epoch=1, correct=_mask(180), synthetic=False)  # at its best after epoch 1
+CNN_SLOW = dict(epochs=10, best_epoch=8, correct=_mask(120), synthetic=False)
 
 
 def _verdicts(root: Path | None) -> dict[str, str]:
@@ -97,11 +101,11 @@ def test_data_scarcity_uses_the_smallest_fraction_and_the_better_resnet_on_valid
         tmp_path,
         "data-efficiency",
         [
-            {"arm": "resnet50", "fraction": 0.01, "correct": _mask(60)},
-            {"arm": "resnet50-frozen", "fraction": 0.01, "correct": _mask(170)},
-            {"arm": "cnn", "fraction": 0.01, "correct": _mask(60)},
-            {"arm": "resnet50", "fraction": 1.0, "correct": _mask(180)},
-            {"arm": "cnn", "fraction": 1.0, "correct": _mask(120)},
+            {"arm": "resnet50", "fraction": 0.01, "correct": _mask(60), "synthetic": False},
+            {"arm": "resnet50-frozen", "fraction": 0.01, "correct": _mask(170), "synthetic": False},
+            {"arm": "cnn", "fraction": 0.01, "correct": _mask(60), "synthetic": False},
+            {"arm": "resnet50", "fraction": 1.0, "correct": _mask(180), "synthetic": False},
+            {"arm": "cnn", "fraction": 1.0, "correct": _mask(120), "synthetic": False},
         ],
     )
     found = claims.build_claims(load_studies(tmp_path), synthetic=True)
@@ -213,7 +217,7 @@ def test_render_without_studies_says_how_to_run_them(tmp_path):
     assert page.count("not tested") >= 4 and "data-efficiency" in page
     assert "No studies were run" in (out / "studies.md").read_text()
     assert json.loads((out / "studies.json").read_text())["studies_root"] is None
-    assert load_studies_site(out).studies is None
+    assert load_studies_site(out).ran == [] and load_studies_site(out).data_efficiency is None
     assert (out / "tables" / "claims.csv").is_file()
 
 
@@ -245,11 +249,15 @@ def test_render_with_studies_writes_verdicts_tables_and_downloads(tmp_path):
     ):
         assert (out / "tables" / f"{name}.csv").is_file(), name
     assert "tables/studies-arms.csv" in studies_page
+    # What the study-figures page reads: render's figure data, the same as the studies give.
     site = load_studies_site(out)
-    assert site.studies.root == root.resolve() and "Synthetic data" in site.banner_html
-    series = data_efficiency_series(site.studies)
+    assert site.ran == ["arms", "data-efficiency"] and "Synthetic data" in site.banner_html
+    series = site.data_efficiency
     assert list(series) == ["resnet50", "cnn"] and list(series["cnn"]["fraction"]) == [0.1, 1.0]
-    assert gradcam_panels(site.studies) is None  # no gradcam study
+    expected = data_efficiency_series(load_studies(root))
+    assert np.array_equal(series["cnn"]["mean"], expected["cnn"]["mean"])
+    assert np.array_equal(series["cnn"]["std"], expected["cnn"]["std"], equal_nan=True)
+    assert site.gradcam is None and gradcam_panels(load_studies(root)) is None  # no gradcam study
 
 
 def test_gradcam_panels_pair_the_same_test_images_across_arms(tmp_path):
@@ -271,24 +279,65 @@ def test_gradcam_panels_pair_the_same_test_images_across_arms(tmp_path):
     assert list(panels["labels"]) == list(range(10))  # every class, in class order
     # Shared images are 5..19: classes 5-9 have two each, classes 0-4 one (10..14).
     assert len(gradcam_panels(load_studies(root), per_class=2)["images"]) == 15
+    # What the study-figures page reads back from render's figure data: the same panels.
+    main = tmp_path / "main"
+    for model in ("resnet50", "cnn"):
+        write_fixture_run(main / model / "seed-0", model)
+    figure_data.write(tmp_path, load_groups(main), load_studies(root))
+    _, read = figure_data.read_studies(tmp_path)
+    drawn = gradcam_panels(load_studies(root))
+    assert (
+        read["arms"] == drawn["arms"]
+        and read["arm_labels"]["cnn"] == "CNN (scratch)"
+        and np.array_equal(read["labels"], drawn["labels"])
+    )
+    assert np.array_equal(read["heatmaps"]["cnn"], drawn["heatmaps"]["cnn"])
+    assert np.array_equal(read["predicted"]["resnet50"], drawn["predicted"]["resnet50"])
 
 
 def test_a_resnet_stuck_at_chance_for_one_epoch_does_not_converge_faster(tmp_path):
     # As in the smoke profile: one epoch at chance, and another test subset (here disjoint).
-    root = _arms(tmp_path, dict(test_accuracy=0.09, index_offset=200), dict(test_accuracy=0.6))
+    smoke = dict(synthetic=True)  # random weights, one epoch
+    root = _arms(tmp_path, dict(test_accuracy=0.09, index_offset=200, **smoke), dict(test_accuracy=0.6, **smoke))
     found = claims.build_claims(load_studies(root), synthetic=True)
     convergence = next(claim for claim in found["claims"] if claim.key == "convergence")
-    assert convergence.verdict == NOT_SUPPORTED
+    assert convergence.verdict == NOT_TESTED and '"not supported"' in convergence.findings[0]
     assert any("never rose clearly above chance" in finding for finding in convergence.findings)
     assert any("single epoch" in note for note in found["caveats"])
     generalisation = next(claim for claim in found["claims"] if claim.key == "generalisation")
-    assert generalisation.verdict == INCONCLUSIVE and generalisation.table.rows[0][5] == "0"
-    assert "no paired test is possible" in generalisation.findings[0]
+    assert generalisation.verdict == NOT_TESTED and generalisation.table.rows[0][5] == "0"
+    assert "no paired test is possible" in generalisation.findings[1]
+    # With ImageNet weights loaded the same numbers are measured as they are.
+    pretrained = _arms(tmp_path / "paper", dict(test_accuracy=0.09, index_offset=200), dict(test_accuracy=0.6))
+    verdicts = _verdicts(pretrained)
+    assert verdicts["convergence"] == NOT_SUPPORTED and verdicts["generalisation"] == INCONCLUSIVE
 
 
 def test_a_transfer_arm_without_imagenet_weights_is_called_out(tmp_path):
-    offline = claims.caveats(load_studies(_arms(tmp_path / "smoke", RESNET_FAST, CNN_SLOW)))
-    assert any("does not test transfer learning" in note for note in offline)
-    real = dict(RESNET_FAST, synthetic=False)
-    pretrained = claims.caveats(load_studies(_arms(tmp_path / "paper", real, dict(CNN_SLOW, synthetic=False))))
+    smoke = (dict(RESNET_FAST, synthetic=True), dict(CNN_SLOW, synthetic=True))  # weights "none"
+    offline = claims.caveats(load_studies(_arms(tmp_path / "smoke", *smoke)))
+    assert any("No ImageNet weights were loaded" in note for note in offline)
+    pretrained = claims.caveats(load_studies(_arms(tmp_path / "paper", RESNET_FAST, CNN_SLOW)))
     assert not any("does not test transfer learning" in note for note in pretrained)
+
+
+def test_without_imagenet_weights_no_transfer_claim_is_supported_or_not_supported(tmp_path):
+    # The numbers favour ResNet50 on every claim (as in the first test), but it loaded no weights.
+    smoke = (dict(RESNET_FAST, synthetic=True), dict(CNN_SLOW, synthetic=True))
+    root = _arms(tmp_path, *smoke, **{"resnet50-random": dict(epochs=6, best_epoch=5, correct=_mask(150))})
+    write_fixture_study(
+        root,
+        "data-efficiency",
+        [{"arm": "resnet50", "fraction": 0.1, **smoke[0]}, {"arm": "cnn", "fraction": 0.1, **smoke[1]}],
+    )
+    found = claims.build_claims(load_studies(root), synthetic=True)
+    assert {claim.verdict for claim in found["claims"]} == {NOT_TESTED}
+    for claim in found["claims"]:
+        assert claim.findings[0].startswith("Not tested: no ImageNet weights were loaded"), claim.key
+    # The measurement is still described, and says what it would have read.
+    convergence = next(claim for claim in found["claims"] if claim.key == "convergence")
+    assert '"supported"' in convergence.findings[0] and convergence.table is not None
+    # Nothing is credited to weights that were never loaded.
+    assert found["separation"].startswith("Not tested: no ImageNet weights were loaded")
+    assert "come with the ImageNet weights" not in found["separation"]
+    assert "75.00 %" in found["separation"]  # the random-initialisation arm's own accuracy is still given

@@ -57,3 +57,4 @@ def test_the_colab_notebook_trains_shows_the_headline_and_writes_the_zip(tmp_pat
         assert f"results/smoke/{model}/seed-0/manifest.json" in names
         assert f"results/smoke/{model}/seed-0/predictions.npz" in names
     assert not [name for name in names if "tensorboard" in name or ".incomplete" in name or "checkpoints" in name]
+    assert not [name for name in names if name.endswith("model.weights.h5")]  # ~100 MB each, not for git

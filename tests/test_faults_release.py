@@ -211,7 +211,7 @@ def test_a_member_name_with_control_characters_is_named_on_one_line(tmp_path, ar
 
 def test_a_trained_runs_manifest_keeps_the_departures(tmp_path, arrays):
     # What train writes (train.provenance.manifest), checked against the results contract.
-    from cifarcmp import results
+    from cifarcmp import schema
     from cifarcmp.train import provenance
 
     path = tmp_path / "a.tar.xz"
@@ -219,5 +219,5 @@ def test_a_trained_runs_manifest_keeps_the_departures(tmp_path, arrays):
     dataset = data.load(str(path))
     counts = {split: [2] * 10 for split in ("train", "validation", "test")}
     manifest = provenance.manifest(dataset, counts, started=0.0)
-    results.check(tmp_path / "manifest.json", manifest, results.MANIFEST)
+    schema.check(tmp_path / "manifest.json", manifest, schema.MANIFEST)
     assert manifest["data"]["departures"] == dataset.departures and "xz" in dataset.departures[0]

@@ -40,6 +40,8 @@ FORBIDDEN = {
     "studies": (*HEAVY, "cifarcmp.train", "cifarcmp.executors", "cifarcmp.analysis", "cifarcmp.report", "cifarcmp.cli"),
     # The low modules every stage shares: they import no stage at all.
     "stats": (*HEAVY, "cifarcmp.data", "cifarcmp.train", "cifarcmp.results", "cifarcmp.analysis", "cifarcmp.report"),
+    "files": (*HEAVY, "cifarcmp"),
+    "schema": (*HEAVY, "cifarcmp.data", "cifarcmp.train", "cifarcmp.results", "cifarcmp.analysis", "cifarcmp.report"),
     "text": (*HEAVY, "cifarcmp.data", "cifarcmp.train", "cifarcmp.results", "cifarcmp.analysis", "cifarcmp.report"),
     "architectures": (*HEAVY, "cifarcmp.config", "cifarcmp.train", "cifarcmp.results", "cifarcmp.analysis"),
 }
@@ -74,6 +76,28 @@ def test_each_stage_imports_only_what_its_docstring_allows():
             if any(imported == prefix or imported.startswith(prefix + ".") for prefix in FORBIDDEN.get(stage, ())):
                 breaches.append(f"{path.relative_to(PROJECT_ROOT)} imports {imported}")
     assert not breaches, "\n".join(breaches)
+
+
+def test_a_study_module_imports_no_plan_and_is_registered():
+    """The plan imports the study modules, so they must not import it (summaries.py may); and a study
+    module left out of the registry would be a study no STUDIES= could ask for."""
+    import importlib
+
+    from cifarcmp.studies import STUDIES
+
+    infrastructure = ("__init__", "summaries", "study")
+    modules = sorted(path for path in (PACKAGE / "studies").glob("*.py") if path.stem not in infrastructure)
+    breaches = [
+        f"{path.relative_to(PROJECT_ROOT)} imports {imported}"
+        for path in modules
+        for imported in _imports(path)
+        if imported.startswith(("cifarcmp.plan", "cifarcmp.studies.summaries"))
+    ]
+    assert not breaches, "\n".join(breaches)
+    unregistered = [
+        path.stem for path in modules if importlib.import_module(_module_name(path)).STUDY not in STUDIES.values()
+    ]
+    assert modules and not unregistered
 
 
 def test_no_import_cycles():

@@ -260,7 +260,7 @@ def test_mixed_precision_says_before_training_that_it_is_slow_on_a_cpu(tmp_path,
     monkeypatch.setattr(run, "_train_locked", before_training)  # everything up to the first epoch, no training
     # No data is needed to build the model: a stand-in that departs from nothing.
     monkeypatch.setattr(run.data, "load", lambda source: type("NoData", (), {"departures": ()})())
-    monkeypatch.setattr(run, "_split", lambda dataset, run_config: {})
+    monkeypatch.setattr(run.splits, "run_split", lambda dataset, run_config: {})
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "-1")
     try:
         with pytest.raises(Stop):

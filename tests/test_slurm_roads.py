@@ -12,6 +12,7 @@ must record both.
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -23,8 +24,14 @@ from test_slurm import _cli, _wait_for, slurm_cluster  # noqa: F401  (the fixtur
 pytestmark = pytest.mark.slow
 
 
-def test_a_lost_run_plan_is_reattached_and_a_warned_task_resumes_after_its_epoch(slurm_cluster, tmp_path):  # noqa: F811
+def test_a_lost_run_plan_is_reattached_and_a_warned_task_resumes_after_its_epoch(
+    slurm_cluster,  # noqa: F811
+    trained_smoke_runs,
+    tmp_path,
+):
     results = tmp_path / "results"
+    # ResNet50's run is the session's, finished: the array trains only the CNN, whose task is warned.
+    shutil.copytree(trained_smoke_runs["root"] / "resnet50", results / "smoke" / "resnet50")
     arguments = ["run-plan", "--profile", "smoke", "--executor", "slurm", "--results-root", str(results)]
     environment = {**slurm_cluster, "CIFARCMP_SLURM_POLL_SECONDS": "1"}
     first = subprocess.Popen(
@@ -58,6 +65,10 @@ def test_a_lost_run_plan_is_reattached_and_a_warned_task_resumes_after_its_epoch
 
     listed = _wait_for(queued, 60, "plan to show the requeued run as queued")
     assert "interrupted" not in listed.splitlines()[1]
+    # SLURM holds a requeued task back for about two minutes (its BeginTime); the test need not wait it out.
+    subprocess.run(
+        ["scontrol", "update", f"JobId={job}_{cnn_task}", "BeginTime=now"], env=slurm_cluster, check=True, timeout=60
+    )
 
     again = _cli(*arguments[:-1], results, env=slurm_cluster, timeout=900)
     assert again.returncode == 0, again.stdout + again.stderr

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
+import numpy as np
 import pytest
 from conftest import assert_one_line_error, copy_smoke_runs, run_cli
 
@@ -54,10 +56,30 @@ def test_plan_shares_the_full_data_runs_with_the_arms_study(tmp_path):
     assert len(planned.copies) == 2 * 2
 
 
+def test_a_fraction_of_the_training_split_is_stratified_and_at_least_one_image_per_class():
+    from cifarcmp.config import resolve
+    from cifarcmp.data.splits import run_split
+
+    labels = np.repeat(np.arange(10), 1000)  # a data set of 10,000 training and 1,000 test images
+    dataset = SimpleNamespace(
+        x_train=np.zeros((10_000, 1), np.uint8),
+        y_train=labels,
+        x_test=np.zeros((1000, 1), np.uint8),
+        y_test=labels[::10],
+    )
+    for fraction, expected in ((0.1, 900), (1.0, 9000), (0.001, 10)):
+        split = run_split(dataset, resolve("cnn", "smoke", train_fraction=fraction))
+        assert len(split["y_train"]) == expected
+        assert np.bincount(split["y_train"], minlength=10).tolist() == [expected // 10] * 10
+    assert len(split["y_val"]) == 1000 and len(split["y_test"]) == 1000
+
+
 @pytest.mark.slow
 def test_smoke_studies_write_their_summaries(tmp_path, trained_smoke_runs):
     # The main runs, which the arms study shares, are the session's; the studies train the rest
-    # through the plan's local executor, one `cifarcmp train` per run.
+    # through the plan's local executor, one `cifarcmp train` per run. Fraction 1 only: the
+    # data-efficiency study then shares the arms' runs and trains none of its own (the fractions
+    # of the split are tested above, in milliseconds).
     copy_smoke_runs(trained_smoke_runs, tmp_path)
     finished = run_cli(
         "study",
@@ -66,14 +88,14 @@ def test_smoke_studies_write_their_summaries(tmp_path, trained_smoke_runs):
         "--studies",
         "arms,data-efficiency,gradcam",
         "--fractions",
-        "0.1,1",
+        "1",
         "--results-root",
         tmp_path,
         timeout=3600,
     )
     assert finished.returncode == 0, finished.stderr[-3000:]
     # The main runs are not trained again.
-    assert "7 runs planned: 2 done, 5 to train" in finished.stdout, finished.stdout
+    assert "4 runs planned: 2 done, 2 to train" in finished.stdout, finished.stdout
     root = tmp_path / "studies-smoke"
     arms = json.loads((root / "arms" / "summary.json").read_text())
     assert {row["arm"] for row in arms["runs"]} == {"resnet50", "resnet50-frozen", "resnet50-random", "cnn"}
@@ -82,7 +104,7 @@ def test_smoke_studies_write_their_summaries(tmp_path, trained_smoke_runs):
     assert frozen["parameters"]["trainable"] == 2_628_106
     efficiency = json.loads((root / "data-efficiency" / "summary.json").read_text())
     cnn = sorted((row["fraction"], row["train_images"]) for row in efficiency["runs"] if row["arm"] == "cnn")
-    assert cnn == [(0.1, 900), (1.0, 9000)]
+    assert cnn == [(1.0, 9000)] and len(efficiency["runs"]) == 3
     gradcam = json.loads((root / "gradcam" / "summary.json").read_text())
     assert all(row["has_gradcam"] for row in gradcam["runs"])
     # A second run retrains nothing: every run is already finished.

@@ -321,6 +321,13 @@ def test_render_keeps_a_users_folder_and_replaces_its_own(tmp_path):
     assert (empty / MARKER).is_file() and (empty / "comparison.md").is_file()
     render(root, empty)
     assert (empty / MARKER).is_file()
+    # The executed pages draw their figures into it during the site build; a second report renders again.
+    (empty / "figures" / "confusion-cnn-seed-0.png").write_bytes(b"\x89PNG")
+    (empty / "figures" / ".drawn-by-pages").write_text("confusion-cnn-seed-0.png\n")  # as report.site lists it
+    render(root, empty)
+    assert not (empty / "figures" / "confusion-cnn-seed-0.png").exists()
+    (empty / "figures" / "mine").mkdir()
+    assert_one_line_error(run_cli("render", root, "--out", empty), "figures/mine", "did not write")
 
 
 def test_a_folder_without_the_marker_is_never_replaced(tmp_path):
@@ -541,3 +548,25 @@ def test_markup_in_results_never_becomes_markup_in_the_site(tmp_path):
     text = "".join(page.extract_text() for page in PdfReader(print_pdf(site)).pages)
     assert "/data/{{ 7*7 }}/x" in "".join(text.split("\n")) and "/data/49/" not in text
     assert not (built["root"] / "RAN").exists() and not (PROJECT_ROOT / "RAN").exists()
+
+
+def test_the_config_schema_is_made_from_run_config_and_refuses_what_the_report_cannot_show():
+    from dataclasses import fields
+
+    from cifarcmp import schema
+    from cifarcmp.config import RunConfig, resolve
+
+    assert {item.name for item in fields(RunConfig)} <= set(schema.CONFIG["properties"])
+    written = json.loads(json.dumps(resolve("resnet50", "smoke").to_dict()))
+    assert schema.problem(written, schema.CONFIG) is None
+    for change, said in (
+        ({"seed": 2.0}, "seed is 2.0, expected an integer"),
+        ({"learning_rate": NAN}, "learning_rate is nan, expected a finite number"),
+        ({"freeze_base": 1}, "freeze_base is 1, expected true or false"),
+        ({"precision": "half"}, "precision is 'half', expected one of: float32, mixed"),
+        ({"dropout": [0.25, 2.0]}, "dropout[1] is 2.0, expected a fraction in 0..1"),
+    ):
+        assert schema.problem({**written, **change}, schema.CONFIG) == said
+    assert schema.problem({key: value for key, value in written.items() if key != "epochs"}, schema.CONFIG) == (
+        "lacks epochs"
+    )

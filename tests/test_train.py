@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import importlib.util
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -35,7 +36,7 @@ def test_smoke_training_writes_a_complete_results_directory(smoke_runs, model):
     run_dir = smoke_runs / model / "seed-0"
     logs = ("tensorboard",) if TENSORBOARD else ()
     assert sorted(p.name for p in run_dir.iterdir()) == sorted(
-        (*results.RUN_FILES, "gallery.npz", "gradcam.npz", *logs)
+        (*results.RUN_FILES, "gallery.npz", "gradcam.npz", results.MODEL_FILE, *logs)
     )
     run = results.load_run(run_dir)
     assert run.synthetic and run.manifest["data"]["source"] == "synthetic"
@@ -62,6 +63,21 @@ def test_a_run_keeps_its_tensorboard_logs_and_its_closing_line_says_where(smoke_
     # Keras writes one event file per side; they moved with the run out of its .incomplete folder.
     assert list((logs / "train").glob("events.out.tfevents.*"))
     assert list((logs / "validation").glob("events.out.tfevents.*"))
+
+
+def test_a_run_keeps_its_model_and_evaluate_predicts_again_from_it(smoke_runs, tmp_path):
+    run_dir = shutil.copytree(smoke_runs / "cnn" / "seed-0", tmp_path / "cnn" / "seed-0")
+    kept = json.loads((run_dir / "manifest.json").read_text())["model"]
+    assert kept["file"] == results.MODEL_FILE and kept["bytes"] == (run_dir / results.MODEL_FILE).stat().st_size
+    again = run_cli("evaluate", run_dir, "--predict")
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "the kept model predicts 0 of 1,000 test images differently" in again.stdout
+    assert "predicted again (at training:" in again.stderr
+    # A kept model that is not the one trained is refused before anything is predicted.
+    model_file = run_dir / results.MODEL_FILE
+    model_file.write_bytes(model_file.read_bytes() + b"changed")
+    changed = run_cli("evaluate", run_dir, "--predict")
+    assert_one_line_error(changed, "its sha256 is not the one the manifest recorded")
 
 
 def test_cnn_learns_the_synthetic_data_far_above_chance(smoke_runs):

@@ -9,7 +9,10 @@ the words follow the data:
   the noise: McNemar's exact test significant at 5 %, or ranges that do not overlap (the range over
   seeds, or for a single run its exact 95 % interval for accuracies).
 - "inconclusive": within that noise, or the measurements disagree.
-- "not tested": the study that measures it was not run.
+- "not tested": the study that measures it was not run, or its runs cannot test it: a claim about
+  transfer learning is not tested when no ImageNet weights were loaded (the smoke profile runs
+  offline, so its "fine-tuned" ResNet50 starts from random weights). Its measurements are still
+  shown, as a description of these runs, never as a verdict.
 
 `studies` is an `analysis.runs.Studies` (`.rows(study, arm, fraction)`, `.run(row)`); the
 measurements themselves (convergence, the paired test, intervals, accuracy per PFLOP) are those of
@@ -418,6 +421,15 @@ def separation(studies) -> str:
             "alike, so architecture and pretraining cannot be told apart."
         )
     fine, random, scratch = (by_arm[arm][min(seeds)] for arm in (TRANSFER, RANDOM_INIT, SCRATCH))
+    if studies.run(fine).config.get("weights") == "none":
+        # Both ResNet50 arms started from random weights: their difference is no pretraining's.
+        return (
+            f"Not tested: no ImageNet weights were loaded in this build, so {label(TRANSFER)} started from "
+            f"random weights just as {label(RANDOM_INIT)} did, and nothing can be credited to pretraining. "
+            f"Seed {min(seeds)}: {label(TRANSFER)} scored {format_percent([fine['test_accuracy']])}, "
+            f"{label(RANDOM_INIT)} {format_percent([random['test_accuracy']])} and {label(SCRATCH)} "
+            f"{format_percent([scratch['test_accuracy']])}."
+        )
     pretraining = paired_test(studies.run(fine), studies.run(random))
     architecture = paired_test(studies.run(random), studies.run(scratch))
     lead = [
@@ -437,12 +449,11 @@ def caveats(studies) -> list[str]:
     """What makes the arms' comparison unequal, from their own numbers."""
     notes = []
     transfer_runs = [studies.runs[row["run"]] for row in studies.rows("arms", TRANSFER)] if studies else []
-    weights = {run.config.get("weights") for run in transfer_runs} - {"imagenet"}
-    if weights:
+    if any(run.config.get("weights") == "none" for run in transfer_runs):
         # The smoke profile runs offline, so its "transfer" arm starts from random weights too.
         notes.append(
-            f"{label(TRANSFER)} started from {', '.join(sorted(map(str, weights)))} weights, not "
-            "ImageNet's: this build does not test transfer learning at all."
+            f"No ImageNet weights were loaded: {label(TRANSFER)} started from random weights, so this "
+            "build does not test transfer learning at all, and every claim about it is not tested."
         )
     for row_a, row_b in (_pairs(studies, "arms", TRANSFER, SCRATCH) if studies else [])[:1]:
         if row_a["train_images"] != row_b["train_images"]:
@@ -456,12 +467,48 @@ def caveats(studies) -> list[str]:
     return notes
 
 
+def untransferred(studies, study: str) -> list[str]:
+    """The labels of `study`'s transfer arms with runs that loaded no pretrained weights (`none`).
+
+    The frozen and fine-tuned arms stand for transfer learning; the random-initialisation arm is
+    meant to start from random weights, so it is never counted here.
+    """
+    if studies is None or study not in studies.summaries:
+        return []
+    found = []
+    for row in studies.rows(study):
+        model, changes = ARMS.get(row["arm"], (row["arm"], {}))
+        if changes.get("weights") == "none" or not architectures.get(model).transfer:
+            continue
+        if studies.run(row).config.get("weights") == "none" and label(row["arm"]) not in found:
+            found.append(label(row["arm"]))
+    return found
+
+
+def _not_transfer(claim: Claim, studies) -> None:
+    """A claim about transfer learning measured on runs that loaded no ImageNet weights: "not
+    tested", said first, with the measurements kept below as a description of the runs."""
+    study = "data-efficiency" if claim.key == "scarce-data" else "arms"
+    arms = untransferred(studies, study)
+    if not arms or claim.verdict == NOT_TESTED:
+        return
+    claim.findings.insert(
+        0,
+        f"Not tested: no ImageNet weights were loaded in this build ({' and '.join(arms)} started from random "
+        f"weights), so it cannot test a claim about transfer learning. The measurement would have read "
+        f'"{claim.verdict}"; it describes these runs only.',
+    )
+    claim.verdict = NOT_TESTED
+
+
 def build_claims(studies, synthetic: bool) -> dict:
     """Every claim with its verdict, the separation sentence, caveats, and the tables they show."""
     claims = [
         builder(studies, synthetic)
         for builder in (convergence_claim, generalisation_claim, compute_claim, scarce_data_claim)
     ]
+    for claim in claims:
+        _not_transfer(claim, studies)
     summary = Table(
         "claims",
         "The seed report's claims, the measurement that tests each, and the verdict computed from the studies.",

@@ -174,3 +174,15 @@ def aligned_predictions(first: Run, second: Run, same_images: bool) -> tuple[np.
             "for the same test images (different data sets?)"
         )
     return labels_a[where_a], probabilities_a[where_a], probabilities_b[where_b]
+
+
+def prediction_agreement(stored: dict, again: dict) -> str:
+    """How a run's predictions made again from its kept model compare with those it stored."""
+    if not np.array_equal(stored["indices"], again["indices"]) or not np.array_equal(stored["labels"], again["labels"]):
+        return "predicted again on other test images than the stored predictions (not the run's data)"
+    changed = int(np.sum(stored["probabilities"].argmax(axis=1) != again["probabilities"].argmax(axis=1)))
+    largest = float(np.max(np.abs(stored["probabilities"] - again["probabilities"])))
+    return (
+        f"the kept model predicts {changed:,} of {len(stored['labels']):,} test images differently from the stored "
+        f"predictions (largest probability difference {largest:.1e})"
+    )

@@ -14,14 +14,14 @@ from pathlib import Path
 
 import numpy as np
 
-from cifarcmp import stats
+from cifarcmp import schema, stats
 from cifarcmp.analysis import evaluation
 from cifarcmp.analysis.formatting import format_fraction
 from cifarcmp.analysis.measures import LABELS, label
 from cifarcmp.architectures import ARCHITECTURES
-from cifarcmp.config import STUDIES
 from cifarcmp.errors import UserError
-from cifarcmp.results import Run, check, find_runs, load_run, read_npz, study_summary_rule
+from cifarcmp.results import Run, find_runs, load_run, read_npz
+from cifarcmp.studies import STUDIES
 
 MODEL_ORDER = tuple(ARCHITECTURES)  # report order
 
@@ -262,7 +262,7 @@ def _checked_summary(path: Path, study: str) -> dict:
         raise UserError(f"{path}: unreadable ({problem}); rerun `cifarcmp study --studies {study}`") from None
     if not isinstance(summary, dict) or summary.get("study") != study:
         raise UserError(f"{path}: not the summary of the {study} study (needs study, synthetic and a runs list)")
-    check(path, summary, study_summary_rule(study))
+    schema.check(path, summary, schema.study_summary(study, STUDIES[study].row_rules))
     for number, row in enumerate(summary["runs"], start=1):
         relative = row["run"]
         # Rows name runs relative to the studies root; anything else could point outside it.

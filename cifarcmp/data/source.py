@@ -20,6 +20,7 @@ import numpy as np
 
 from cifarcmp.data import archive, release, synthetic
 from cifarcmp.errors import UserError, disk_error
+from cifarcmp.files import replaced_atomically
 
 OFFICIAL_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 OFFICIAL_FILENAME = "cifar-10-python.tar.gz"
@@ -146,13 +147,11 @@ def synthetic_archive() -> Path:
     path = cache_dir() / f"cifarcmp-synthetic-{synthetic.DATA_SEED}.tar.gz"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(path.name + f".{os.getpid()}.tar.gz")
-        try:
-            archive.write_archive(temporary, synthetic.generate(), "python")
-            os.replace(temporary, path)
-        except BaseException as error:  # a full or read-only KERAS_HOME: leave no partial archive behind
-            temporary.unlink(missing_ok=True)
-            translated = disk_error(error, path.parent) if isinstance(error, OSError) else None
+        try:  # a full or read-only KERAS_HOME leaves no partial archive behind
+            with replaced_atomically(path, suffix=".tar.gz") as temporary:
+                archive.write_archive(temporary, synthetic.generate(), "python")
+        except OSError as error:
+            translated = disk_error(error, path.parent)
             if translated is None:
                 raise
             raise translated from None

@@ -1,13 +1,19 @@
 """The splits every run uses: a stratified, seeded validation hold-out and subsets, and class counts.
 
-Pure numpy on label arrays; the training run (`train.run`) applies them to the images.
+Pure numpy on label arrays; `run_split` applies them to a data set for one run.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from cifarcmp.errors import UserError
+
+if TYPE_CHECKING:
+    from cifarcmp.config import RunConfig
+    from cifarcmp.data.source import Dataset
 
 
 def stratified_split(labels: np.ndarray, held_out: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -48,3 +54,28 @@ def first_per_class(labels: np.ndarray, per_class: int) -> np.ndarray:
     The sample grid of the Data page and the Grad-CAM images are both picked this way.
     """
     return np.concatenate([np.flatnonzero(labels == label)[:per_class] for label in range(10)])
+
+
+def run_split(dataset: Dataset, config: RunConfig) -> dict:
+    """A run's images: its training split (subset, fraction), a stratified training sample as large as
+    validation, validation, and its test subset with the test images' indices. The same for training
+    and for predicting again from the kept model, from the config alone."""
+    kept, validation = stratified_split(dataset.y_train, config.validation_size, config.seed)
+    train = kept[stratified_subset(dataset.y_train[kept], config.train_subset, config.seed)]
+    if config.train_fraction < 1:
+        # At least one image per class, so 1% of a small subset still covers every class.
+        size = max(10, round(config.train_fraction * len(train)))
+        train = train[stratified_subset(dataset.y_train[train], size, config.seed)]
+    test = stratified_subset(dataset.y_test, config.test_subset, config.seed)
+    train_sample = train[stratified_subset(dataset.y_train[train], len(validation), config.seed)]
+    return {
+        "x_train_sample": dataset.x_train[train_sample],
+        "y_train_sample": dataset.y_train[train_sample],
+        "x_train": dataset.x_train[train],
+        "y_train": dataset.y_train[train],
+        "x_val": dataset.x_train[validation],
+        "y_val": dataset.y_train[validation],
+        "x_test": dataset.x_test[test],
+        "y_test": dataset.y_test[test],
+        "test_indices": test,
+    }

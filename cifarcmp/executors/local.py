@@ -146,7 +146,7 @@ def _start(
             return subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, **options), None
     # One run at a time: its output to this terminal and to its log, line by line as it comes.
     # The log is opened before the child starts, so it exists as soon as the run is under way.
-    output = open(log, "ab")
+    output = open(log, "ab")  # noqa: SIM115 - closed by the copier thread, which outlives this call
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **options)
     copier = threading.Thread(target=_copy, args=(process.stdout, output), daemon=True)
     copier.start()

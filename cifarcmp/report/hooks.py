@@ -91,7 +91,12 @@ def on_post_build(config) -> None:
         styled_404(Path(config["site_dir"]))
     figures = Path(config["docs_dir"]) / "generated" / "figures"
     if figures.is_dir():
-        shutil.copytree(figures, Path(config["site_dir"]) / "generated" / "figures", dirs_exist_ok=True)
+        shutil.copytree(
+            figures,
+            Path(config["site_dir"]) / "generated" / "figures",
+            dirs_exist_ok=True,
+            ignore=shutil.ignore_patterns(".*"),  # the pages' list of what they drew is the rendering's, not the site's
+        )
 
 
 # A stylesheet linked from the site's root, as the 404 page links them with no site address.

@@ -42,19 +42,14 @@ from cifarcmp.analysis.runs import (
 )
 from cifarcmp.errors import UserError, terminal_line
 from cifarcmp.lock import hold
-from cifarcmp.report import figures
+from cifarcmp.report import figure_data, figures, narrative
 from cifarcmp.report.pinned import pinned_versions
+from cifarcmp.report.site import DRAWN_LIST, PAGE_FIGURES
 from cifarcmp.report.tables import arms_table, build_tables, to_markdown, write_table
+from cifarcmp.studies import STUDIES
 from cifarcmp.text import escape_markup, one_line
 
-STUDIES_COMMAND = "make report STUDIES=arms,data-efficiency,gradcam"
-STUDY_DESCRIPTIONS = {
-    "arms": "ResNet50 fine-tuned (the seed's), ResNet50 as a frozen feature extractor, ResNet50 from random "
-    "initialisation, and the CNN, on the same split",
-    "data-efficiency": "the fine-tuned, frozen and scratch arms on stratified fractions of the training split "
-    "(1 %, 10 %, 100 % by default)",
-    "gradcam": "Grad-CAM heat maps of two test images per class for every arm",
-}
+STUDIES_COMMAND = f"make report STUDIES={','.join(STUDIES)}"
 # Number formatting in templates goes through the same functions as the tables' cells.
 FILTERS = {
     "count": formatting.format_count,
@@ -152,7 +147,10 @@ def _check_out_dir(out_dir: Path, inputs: list[Path], templates_dir: Path) -> No
                 "choose an empty or new folder"
             )
         return
-    foreign = _foreign_entries(_entries(out_dir), _marker_list(marker), templates_dir)
+    written = _marker_list(marker)
+    foreign = _foreign_entries(
+        _entries(out_dir), None if written is None else {**written, **_drawn_by_pages(out_dir)}, templates_dir
+    )
     if foreign:
         raise UserError(
             f"--out {out_dir}: holds files `cifarcmp render` did not write ({_listed(foreign)}), which replacing "
@@ -174,8 +172,20 @@ def _foreign_entries(entries: dict[str, str], written: dict[str, str] | None, te
     return sorted(name for name, kind in entries.items() if written.get(name) != kind)
 
 
+def _drawn_by_pages(out_dir: Path) -> dict[str, str]:
+    """The figures the executed pages drew into a rendering during a site build, as they listed
+    them (report.site.show_figure): the site's, which the next render may replace. Only PNGs
+    straight inside figures/ count, whatever the list says."""
+    try:
+        names = (out_dir / PAGE_FIGURES / DRAWN_LIST).read_text(errors="replace").splitlines()
+    except OSError:
+        return {}
+    drawn = {f"{PAGE_FIGURES}/{name}": "file" for name in names if name.endswith(".png") and "/" not in name}
+    return {**drawn, f"{PAGE_FIGURES}/{DRAWN_LIST}": "file"}
+
+
 # The top-level names a marker without a list vouches for (the renders that wrote such markers).
-_RENDERED_BEFORE_LISTS = {"snippets", "tables", "figures", "run.json", "studies.json", MARKER}
+_RENDERED_BEFORE_LISTS = {"snippets", "tables", "figures", figure_data.FOLDER, "run.json", "studies.json", MARKER}
 
 
 def _entries(folder: Path) -> dict[str, str]:
@@ -300,6 +310,8 @@ def build_context(groups: list[RunGroup], studies: Studies | None) -> dict:
         # The banner says where a run's Keras or TensorFlow is not the pinned one (a Colab run's is Colab's).
         "pinned": pinned_versions(),
     }
+    # The prose about the models (what they were, what they can say, the seed report): report.narrative.
+    context["narrative"] = narrative.narrative_context(groups, context["facts"], context["evidence"], synthetic)
     return context
 
 
@@ -315,7 +327,7 @@ def _studies_context(studies: Studies | None, main_synthetic: bool, tables: dict
         tables["studies-data-efficiency"] = claims.data_efficiency_table(studies, synthetic)
     return {
         "ran": list(studies.summaries) if studies else [],
-        "all": STUDY_DESCRIPTIONS,
+        "all": {name: study.description for name, study in STUDIES.items()},
         "root": _reader_path(studies.root) if studies else None,
         "profile": studies.profile if studies else None,
         "command": STUDIES_COMMAND,
@@ -364,7 +376,7 @@ def _render_into(
         figures.sample_grid(
             samples["images"][chosen], samples["labels"][chosen], first.manifest["data"]["class_names"]
         ),
-        work / "figures" / "samples.png",
+        work / PAGE_FIGURES / "samples.png",
     )
 
     env = environment(templates_dir)
@@ -406,8 +418,10 @@ def _render_into(
         "studies_root": os.path.relpath(studies.root.resolve(), out_dir) if studies else None,
         "studies": list(studies.summaries) if studies else [],
         "synthetic": context["studies"]["synthetic"],
+        "command": STUDIES_COMMAND,
     }
     (work / "studies.json").write_text(json.dumps(record, indent=2) + "\n")
+    figure_data.write(work, groups, studies)  # all the executed pages draw
 
 
 def snippet_html(text: str) -> str:

@@ -1,8 +1,8 @@
-"""What the executed notebook pages read: the runs and studies a rendering was made from.
+"""What the executed notebook pages read: what `cifarcmp render` wrote, never the results.
 
 mkdocs-jupyter runs a Markdown notebook with the directory `mkdocs build` was started in as its
 working directory (the project root), so `docs/generated/` is looked up from there first. The
-pages find the results through `run.json` and `studies.json`, which `report.render` wrote.
+pages read the figures' data render wrote there (report.figure_data), the banners and snippets.
 """
 
 from __future__ import annotations
@@ -13,11 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cifarcmp import paths
-from cifarcmp.analysis.runs import RunGroup, Studies, group_runs, load_studies
 from cifarcmp.errors import UserError
-from cifarcmp.report import figures
-from cifarcmp.results import load_run
+from cifarcmp.report import figure_data, figures
 from cifarcmp.text import escape_markup
+
+# The folder of a rendering where render puts its figures and the executed pages put theirs,
+# each page's listed in DRAWN_LIST, so the next render knows them from a file a user put there.
+PAGE_FIGURES = "figures"
+DRAWN_LIST = ".drawn-by-pages"
 
 
 def show_figure(directory: Path, figure, name: str, description: str):
@@ -30,7 +33,9 @@ def show_figure(directory: Path, figure, name: str, description: str):
     """
     from IPython.display import HTML
 
-    figures.save(figure, directory / "figures" / f"{name}.png")
+    figures.save(figure, directory / PAGE_FIGURES / f"{name}.png")
+    with open(directory / PAGE_FIGURES / DRAWN_LIST, "a") as listed:
+        listed.write(f"{name}.png\n")
     width, height = (round(size * 100) for size in figure.get_size_inches())
     source = f"../generated/figures/{name}.png"
     # Quotes escaped for the attribute, then the page's one rule for values (the description names runs).
@@ -43,7 +48,8 @@ def show_figure(directory: Path, figure, name: str, description: str):
 
 @dataclass
 class Site:
-    groups: list[RunGroup]
+    curves: list[figure_data.Curves]  # per model, each seed's history
+    references: list[figure_data.Reference]  # per model, the run the Evidence figures show
     banner_html: str  # the synthetic-data warning and provenance of the main runs
     synthetic: bool
     directory: Path  # docs/generated/
@@ -58,7 +64,10 @@ class Site:
 
 @dataclass
 class StudiesSite:
-    studies: Studies | None  # None: no studies were run
+    ran: list[str]  # the studies this build shows; empty: none were run
+    data_efficiency: dict | None  # per arm: label, fraction, mean, std, n; None: study not run
+    gradcam: dict | None  # seed, arms, arm_labels, class_names; images, labels, heatmaps, predicted
+    command: str  # what runs every study
     banner_html: str  # the synthetic-data warning and the provenance of the study runs
     directory: Path  # docs/generated/
 
@@ -75,18 +84,23 @@ def _generated_dir(generated_dir: Path | str | None, record: str) -> Path:
 
 
 def load_site(generated_dir: Path | str | None = None) -> Site:
-    """The main runs the pages were rendered from, found through `run.json`."""
+    """What render wrote for the main runs' pages (run.json says it finished writing them)."""
     directory = _generated_dir(generated_dir, "run.json")
     site = json.loads((directory / "run.json").read_text())
-    runs = [load_run((directory / entry["path"]).resolve()) for entry in site["runs"]]
     banner = (directory / "snippets" / "banner.html").read_text(encoding="utf-8")
-    return Site(group_runs(runs), banner, bool(site["synthetic"]), directory)
+    return Site(
+        figure_data.read_curves(directory),
+        figure_data.read_evidence(directory),
+        banner,
+        bool(site["synthetic"]),
+        directory,
+    )
 
 
 def load_studies_site(generated_dir: Path | str | None = None) -> StudiesSite:
-    """The studies the pages were rendered from, through `studies.json`."""
+    """What render wrote for the studies' pages."""
     directory = _generated_dir(generated_dir, "studies.json")
     record = json.loads((directory / "studies.json").read_text())
     banner = (directory / "snippets" / "studies-banner.html").read_text(encoding="utf-8")
-    root = record["studies_root"]
-    return StudiesSite(load_studies((directory / root).resolve() if root else None), banner, directory)
+    series, panels = figure_data.read_studies(directory)
+    return StudiesSite(record["studies"], series, panels, record["command"], banner, directory)

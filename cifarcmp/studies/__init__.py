@@ -1,12 +1,16 @@
-"""Stage 3b, studies: the opt-in studies of the seed report's claims, summarised from their runs.
+"""Stage 3b, studies: the opt-in studies of the seed report's claims, one module each.
 
-- `arms`: the same split, four arms (config.ARMS): ResNet50 fine-tuned (the seed's), ResNet50 as a
-  frozen feature extractor, ResNet50 from random initialisation, the scratch CNN.
-- `data-efficiency`: the fine-tuned, frozen and scratch arms on stratified fractions of the
-  training split (1%, 10%, 100% by default).
-- `gradcam`: Grad-CAM maps are written by every run (gradcam.npz); this study collects them.
+A study is one module defining one `Study` (study.py), registered below: its runs, its summary
+row, its row contract and its description. Adding a study is one module and one line here.
 
 A study's runs are planned by `cifarcmp.plan` and trained by the executors; `summaries` writes what
-the report reads. May import: `cifarcmp.plan`, `cifarcmp.results`, `cifarcmp.config`,
-`cifarcmp.errors`. Never Keras, the training stage, the executors, analysis or report.
+the report reads. The study modules import only `cifarcmp.config`, `cifarcmp.schema` and
+`study.py` (the plan imports them); `summaries` may import the plan. Never Keras, the training
+stage, the executors, analysis or report.
 """
+
+from cifarcmp.studies import arms, data_efficiency, gradcam
+from cifarcmp.studies.study import Study
+
+# In the order the Studies page lists them.
+STUDIES: dict[str, Study] = {study.name: study for study in (arms.STUDY, data_efficiency.STUDY, gradcam.STUDY)}

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from cifarcmp import results
 from cifarcmp.plan import Plan, PlannedRun
+from cifarcmp.studies import STUDIES
 
 
 def copy_shared_runs(plan: Plan) -> list[PlannedRun]:
@@ -83,10 +84,7 @@ def _summary(study: str, runs: list[PlannedRun], profile: str, root: Path) -> di
             "device": run.manifest["device"],
             "synthetic": run.synthetic,
         }
-        if study == "gradcam":
-            row = {key: row[key] for key in ("arm", "seed", "run", "synthetic")}
-            row["has_gradcam"] = (folder / "gradcam.npz").is_file()
-        rows.append(row)
+        rows.append(STUDIES[study].row(row, folder))
     return {
         "schema_version": results.SCHEMA_VERSION,
         "study": study,

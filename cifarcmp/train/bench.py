@@ -67,25 +67,33 @@ def main() -> None:
         "--upsampling", type=int, nargs="+", default=[1, 2, 7], help="upsampling factors of the transfer backbones"
     )
     parser.add_argument("--precision", choices=config.PRECISIONS, default="float32", help="as for cifarcmp train")
+    parser.add_argument(
+        "--models",
+        nargs="+",
+        choices=list(architectures.ARCHITECTURES),
+        default=list(config.SEED_MODELS),
+        help="the networks to measure (default: the seed report's two; the backbones study's are entries too)",
+    )
     arguments = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     device = provenance.device()
     print(f"device: {device['kind']} {device['name']} ({device['count']}); versions: {provenance.versions()}")
-    # Every architecture: a scratch network at its native 32 px (fast, so 4x the steps), each
-    # transfer backbone at every upsampling factor asked for.
+    # A scratch network at its native 32 px (fast, so 4x the steps), each transfer backbone at
+    # every upsampling factor asked for.
     rows = []
-    for name, entry in architectures.ARCHITECTURES.items():
+    for name in arguments.models:
+        entry = architectures.get(name)
         factors = arguments.upsampling if entry.transfer else [1]
         steps = arguments.steps if entry.transfer else arguments.steps * 4
         rows += [measure(name, factor, steps, arguments.precision) for factor in factors]
     print(f"precision: {arguments.precision} (Keras policy {rows[0]['dtype_policy']}); batch 64")
     print(
-        f"{'model':<10}{'px':>5}{'train img/s':>13}{'train GFLOP/img':>17}{'train TFLOP/s':>15}"
+        f"{'model':<18}{'px':>5}{'train img/s':>13}{'train GFLOP/img':>17}{'train TFLOP/s':>15}"
         f"{'predict img/s':>15}{'s/epoch (45k)':>15}"
     )
     for row in rows:
         print(
-            f"{row['model']:<10}{row['image_size']:>5}{row['train_images_per_second']:>13.1f}"
+            f"{row['model']:<18}{row['image_size']:>5}{row['train_images_per_second']:>13.1f}"
             f"{row['training_flops_per_image'] / 1e9:>17.2f}{row['train_tflops_per_second']:>15.3f}"
             f"{row['predict_images_per_second']:>15.1f}{row['epoch_seconds']:>15.1f}"
         )

@@ -111,6 +111,7 @@ def _backbone_from_file(entry: Architecture, path: str, size: int) -> keras.Mode
     wanted = f"{entry.short_label} notop weights that fit this model"
     if not file.is_file():
         raise UserError(f"--weights {path}: no such file; use imagenet, none or a path to {entry.weights_file}")
+    architectures.check_weights_file(file, entry)  # Keras' own file, damaged or another backbone's
     try:
         # Keras loads a file with missing layers with only a warning, leaving those layers random;
         # for a transfer-learning run that is a silent failure, so any warning here is an error.

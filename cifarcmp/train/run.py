@@ -28,13 +28,12 @@ from cifarcmp.config import RunConfig, learning_rate_for_epoch
 from cifarcmp.data import source as data
 from cifarcmp.data import splits
 from cifarcmp.errors import disk_error, terminal_line
-from cifarcmp.train import compute, gradcam, models, monitoring, provenance, stopping
+from cifarcmp.train import compute, evaluate, gradcam, models, monitoring, provenance, stopping
 from cifarcmp.train.checkpoints import Checkpoints, SaveEveryEpoch
 
 SAMPLES_PER_CLASS = 10
 GALLERY_SIZE = 24
 GRADCAM_PER_CLASS = 2
-EVALUATION_BATCH = 256
 RESUMES = "resumed.json"  # in the work folder: when the run was resumed, and from which epoch
 # In the work folder: every attempt at this run (started, ended, seconds), so the manifest can add
 # up a run that was interrupted, requeued or resumed, not just its last attempt.
@@ -96,7 +95,7 @@ def train(config: RunConfig, out: Path, force: bool = False) -> Path:
             terminal_line(f"cifarcmp: note: --data {config.data} is NOT the official release: {departure}"),
             file=sys.stderr,
         )
-    split = _split(dataset, config)
+    split = splits.run_split(dataset, config)
     model = models.build(config)
     models.compile_for_training(model, config)
     if model.dtype_policy.name != "float32":  # said before training, not after hours of it
@@ -150,7 +149,7 @@ def _train_attempt(config, out, work, dataset, split, model, started, checkpoint
         "stopped_epoch": memory["stopped_epoch"] + 1 if memory["stopped_epoch"] else 0,
     }
     history = _history(state["history"])
-    metrics = _evaluate(model, split, history, early_stopping_state, config)
+    metrics = evaluate.metrics(model, split, history, early_stopping_state)
     metrics["wall_seconds"] = round(time.time() - started, 2)
     metrics["parameters"] = models.parameter_counts(model)
     forward = compute.forward_flops_per_image(model)
@@ -276,28 +275,6 @@ def _discard_checkpoints(work: Path) -> None:
     (work / ATTEMPTS).unlink(missing_ok=True)
 
 
-def _split(dataset: data.Dataset, config: RunConfig) -> dict:
-    kept, validation = splits.stratified_split(dataset.y_train, config.validation_size, config.seed)
-    train = kept[splits.stratified_subset(dataset.y_train[kept], config.train_subset, config.seed)]
-    if config.train_fraction < 1:
-        # At least one image per class, so 1% of a small subset still covers every class.
-        size = max(10, round(config.train_fraction * len(train)))
-        train = train[splits.stratified_subset(dataset.y_train[train], size, config.seed)]
-    test = splits.stratified_subset(dataset.y_test, config.test_subset, config.seed)
-    train_sample = train[splits.stratified_subset(dataset.y_train[train], len(validation), config.seed)]
-    return {
-        "x_train_sample": dataset.x_train[train_sample],
-        "y_train_sample": dataset.y_train[train_sample],
-        "x_train": dataset.x_train[train],
-        "y_train": dataset.y_train[train],
-        "x_val": dataset.x_train[validation],
-        "y_val": dataset.y_train[validation],
-        "x_test": dataset.x_test[test],
-        "y_test": dataset.y_test[test],
-        "test_indices": test,
-    }
-
-
 def _fit(model, config: RunConfig, split: dict, checkpoints: Path, restored) -> dict:
     """Train from the restored checkpoint (or from scratch); the last checkpoint's state."""
     state, best_weights = restored or (None, None)
@@ -343,84 +320,51 @@ def _history(logged: list[dict]) -> list[dict]:
     return rows
 
 
-def _evaluate(model, split: dict, history: list[dict], early_stopping_state: dict, config: RunConfig) -> dict:
-    """Train sample, validation and test, once each, with the weights chosen on validation."""
-    train_probabilities = model.predict(split["x_train_sample"], batch_size=EVALUATION_BATCH, verbose=0)
-    val_probabilities = model.predict(split["x_val"], batch_size=EVALUATION_BATCH, verbose=0)
-    test_probabilities = model.predict(split["x_test"], batch_size=EVALUATION_BATCH, verbose=0)
-    split["test_probabilities"] = test_probabilities.astype(np.float32)
-    best_epoch = early_stopping_state["best_epoch"]
-    best_row = next(row for row in history if row["epoch"] == best_epoch)
-    train_seconds = sum(row.get("train_seconds", row["seconds"]) for row in history)
-    return {
-        "schema_version": results.SCHEMA_VERSION,
-        # Training figures come from the chosen weights in inference mode (no dropout, BatchNorm
-        # statistics frozen) on a stratified sample as large as the validation split, so the
-        # train-validation gap measures overfitting and nothing else. Keras' running averages
-        # (history.csv) mix dropout and weights that change within the epoch.
-        "train_accuracy": stats.accuracy(split["y_train_sample"], train_probabilities.argmax(axis=1)),
-        "train_loss": stats.cross_entropy(train_probabilities, split["y_train_sample"]),
-        "train_evaluated_images": int(len(split["y_train_sample"])),
-        "best_epoch_running_train_accuracy": best_row["accuracy"],
-        "val_accuracy": stats.accuracy(split["y_val"], val_probabilities.argmax(axis=1)),
-        "val_loss": stats.cross_entropy(val_probabilities, split["y_val"]),
-        "test_accuracy": stats.accuracy(split["y_test"], test_probabilities.argmax(axis=1)),
-        "test_loss": stats.cross_entropy(test_probabilities, split["y_test"]),
-        "best_epoch": best_epoch,
-        "epochs_run": len(history),
-        "stopped_early": bool(early_stopping_state["stopped_epoch"]),
-        "train_seconds": round(train_seconds, 2),
-        "train_images_per_second": round(len(split["y_train"]) * len(history) / train_seconds, 1),
-        "train_images": int(len(split["y_train"])),
-        "validation_images": int(len(split["y_val"])),
-        "test_images": int(len(split["y_test"])),
-    }
-
-
 def _write_results(work, config, dataset, split, model, history, metrics, started) -> None:
-    results.write_json(work / "summary.json", models.summary(model))
-    results.write_history(work / "history.csv", history)
-    results.write_json(work / "metrics.json", metrics)
-    np.savez_compressed(
-        work / "predictions.npz",
-        labels=split["y_test"].astype(np.int64),
-        probabilities=split["test_probabilities"],
-        indices=split["test_indices"].astype(np.int64),
-    )
     picks = splits.first_per_class(split["y_train"], SAMPLES_PER_CLASS)
-    np.savez_compressed(work / "samples.npz", images=split["x_train"][picks], labels=split["y_train"][picks])
     # The test images of the most confident mistakes, so the report can show them without the
     # data set (the site build reads only results).
     mistakes = stats.most_confident_mistakes(split["test_probabilities"], split["y_test"], GALLERY_SIZE)
-    np.savez_compressed(
-        work / "gallery.npz",
-        images=split["x_test"][mistakes],
-        indices=split["test_indices"][mistakes].astype(np.int64),
-        labels=split["y_test"][mistakes].astype(np.int64),
-        predicted=split["test_probabilities"][mistakes].argmax(axis=1).astype(np.int64),
-        confidence=split["test_probabilities"][mistakes].max(axis=1),
-    )
+    positions = splits.first_per_class(split["y_test"], GRADCAM_PER_CLASS)
+    maps, predicted = gradcam.heatmaps(model, architectures.get(config.model).gradcam_layer, split["x_test"][positions])
+    arrays = {
+        "predictions.npz": {
+            "labels": split["y_test"].astype(np.int64),
+            "probabilities": split["test_probabilities"],
+            "indices": split["test_indices"].astype(np.int64),
+        },
+        "samples.npz": {"images": split["x_train"][picks], "labels": split["y_train"][picks]},
+        "gallery.npz": {
+            "images": split["x_test"][mistakes],
+            "indices": split["test_indices"][mistakes].astype(np.int64),
+            "labels": split["y_test"][mistakes].astype(np.int64),
+            "predicted": split["test_probabilities"][mistakes].argmax(axis=1).astype(np.int64),
+            "confidence": split["test_probabilities"][mistakes].max(axis=1),
+        },
+        "gradcam.npz": {
+            "images": split["x_test"][positions],
+            "heatmaps": maps,
+            "labels": split["y_test"][positions].astype(np.int64),
+            "predicted": predicted.astype(np.int64),
+            "indices": split["test_indices"][positions].astype(np.int64),
+        },
+    }
     counts = {
         "train": splits.class_counts(split["y_train"]),
         "validation": splits.class_counts(split["y_val"]),
         "test": splits.class_counts(split["y_test"]),
     }
-    positions = splits.first_per_class(split["y_test"], GRADCAM_PER_CLASS)
-    maps, predicted = gradcam.heatmaps(model, architectures.get(config.model).gradcam_layer, split["x_test"][positions])
-    np.savez_compressed(
-        work / "gradcam.npz",
-        images=split["x_test"][positions],
-        heatmaps=maps,
-        labels=split["y_test"][positions].astype(np.int64),
-        predicted=predicted.astype(np.int64),
-        indices=split["test_indices"][positions].astype(np.int64),
-    )
-    # The manifest goes last: its "complete" status is what marks the directory as finished.
+    # The trained model, so ensembles, test-time augmentation, a distillation teacher or a new
+    # evaluation need no retraining (`cifarcmp evaluate --predict`).
+    kept = evaluate.keep_model(model, work)
     manifest = provenance.manifest(dataset, counts, started)
+    manifest["model"] = kept
     manifest["resumed"] = _resumes(work)  # empty when the run was never interrupted
     # started_at and wall_seconds are this, the last, attempt's; the attempts add up to the run's cost.
     attempts = _end_attempt(work, time.time())
     manifest["attempts"] = attempts
     manifest["total_wall_seconds"] = round(sum(attempt["wall_seconds"] or 0 for attempt in attempts), 2)
     manifest["precision_policy"] = model.dtype_policy.name  # mixed: mixed_bfloat16 or mixed_float16, as it ran
-    results.write_json(work / "manifest.json", manifest)
+    results.write_run(
+        work, summary=models.summary(model), history=history, metrics=metrics, arrays=arrays, manifest=manifest
+    )

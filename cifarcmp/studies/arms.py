@@ -1,0 +1,25 @@
+"""The arms study: the seed's ResNet50 fine-tuned, the same network as a frozen feature extractor,
+from random initialisation, and the scratch CNN, on the same split and seeds (config.ARMS).
+
+It separates what the seed's comparison mixes: ImageNet weights, fine-tuning and architecture.
+"""
+
+from cifarcmp import config, schema
+from cifarcmp.studies.study import Request, Study, Wanted
+
+
+def _runs(request: Request) -> list[Wanted]:
+    return [
+        Wanted(arm, 1.0, seed, request.root / "arms" / arm / f"seed-{seed}")
+        for arm in config.ARMS
+        for seed in request.seeds
+    ]
+
+
+STUDY = Study(
+    name="arms",
+    description="ResNet50 fine-tuned (the seed's), ResNet50 as a frozen feature extractor, ResNet50 from "
+    "random initialisation, and the CNN, on the same split",
+    runs=_runs,
+    row_rules=schema.STUDY_FIGURES,
+)

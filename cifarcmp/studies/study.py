@@ -1,0 +1,55 @@
+"""What a study is: the runs it asks the plan for, the row it writes per run, and how it is described.
+
+A study module (arms.py, data_efficiency.py, gradcam.py) defines one `Study` and nothing else
+needs to know about it: the package's registry (`cifarcmp.studies.STUDIES`) lists it, the plan
+asks it for its runs, `summaries` writes its rows, the contract checks them with its rules, and
+the Studies page lists it by its description.
+
+A study that trains nothing names, in `reads`, the study whose finished runs it summarises (the
+Grad-CAM study reads the arms' runs), and asks for no runs of its own.
+
+No Keras, no plan, no analysis here: the plan imports this.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Request:
+    """What the report asks of every study: its seeds, its training-split fractions, where studies go."""
+
+    seeds: list[int]
+    fractions: tuple[float, ...]
+    root: Path  # results/studies-<tag>/
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """One run a study needs: an arm (config.ARMS) on a fraction of the training split, one seed, one folder."""
+
+    arm: str
+    fraction: float
+    seed: int
+    folder: Path
+
+
+def _keep_row(row: dict, folder: Path) -> dict:
+    return row
+
+
+@dataclass(frozen=True)
+class Study:
+    name: str  # as STUDIES= spells it, and its folder under results/studies-<tag>/
+    description: str  # one line on the Studies page: what it compares
+    # The runs it needs, in its summary's order; a study that trains nothing asks for none.
+    runs: Callable[[Request], list[Wanted]] = lambda request: []
+    # The study whose runs it summarises instead of its own (one that trains nothing).
+    reads: str = ""
+    # Its summary row for one finished run, from the row every study starts with (summaries.py).
+    row: Callable[[dict, Path], dict] = _keep_row
+    # The contract of its rows beyond the fields every row has (schema.STUDY_RUN): field -> JSON Schema.
+    row_rules: Mapping[str, object] = field(default_factory=dict)
