@@ -497,18 +497,82 @@ def test_every_table_and_figure_fits_a_phone_or_says_it_scrolls(built, server, b
         browser.set_window_size(1280, 1000)
 
 
+def _flat(text: str) -> str:
+    """Text without whitespace: a PDF's extracted text breaks lines wherever the print wrapped them."""
+    return re.sub(r"\s+", "", text)
+
+
+def _bookmarks(reader, items, level=0) -> list[tuple[int, str, int]]:
+    """(level, title, page index) of every bookmark, in order."""
+    found = []
+    for item in items:
+        if isinstance(item, list):
+            found += _bookmarks(reader, item, level + 1)
+        else:
+            found.append((level, item.title, reader.get_destination_page_number(item)))
+    return found
+
+
 def test_the_pdf_holds_the_whole_report(built):
+    """The PDF read back as a reader gets it: the whole report, numbered pages whose labels match
+    the printed numbers, a table of contents whose numbers are where its bookmarks land, links to
+    the published site only, and every table whole (each column header of each table printed)."""
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is absent: no PDF")
+    from bs4 import BeautifulSoup
     from pypdf import PdfReader
 
     reader = PdfReader(built["site"] / "report.pdf")
-    text = "\n".join(page.extract_text() for page in reader.pages)
+    texts = [page.extract_text() for page in reader.pages]
+    text = "\n".join(texts)
     assert len(reader.pages) > 5
     for run in built["runs"].values():
         total = json.loads((run / "metrics.json").read_text())["parameters"]["total"]
         assert f"{total:,}" in text, total
     synthetic = json.loads((built["root"] / "docs" / "generated" / "run.json").read_text())["synthetic"]
     assert ("Synthetic data" in text) == synthetic
-    assert "Provenance" in reader.pages[0].extract_text()  # the title page
+    assert "Provenance" in texts[0]  # the title page
     assert str(built["root"]) not in text
+
+    # One page number a page (the first line of its text), none on the title page; the labels a
+    # viewer shows are the printed numbers.
+    assert reader.page_labels == ["Title"] + [str(number) for number in range(2, len(reader.pages) + 1)]
+    for label, page_text in zip(reader.page_labels[1:], texts[1:]):
+        assert page_text.split("\n", 1)[0].strip() == label, page_text[:80]
+    assert not re.search(r"\bPage \d+\b|\b\d+ / \d+\b", text)
+
+    # Bookmarks: every page of the nav and the appendix, each landing on the page that holds its
+    # title, and the contents (once, on the page after the title) give that page's number.
+    bookmarks = _bookmarks(reader, reader.outline)
+    titles = [title for _, title, _ in bookmarks]
+    for expected in ("Context", "Background", "Comparison", "Test-set evidence", "Cite this report"):
+        assert expected in titles, titles
+    assert titles[-1] == "Appendix: provenance"
+    assert text.count("Contents\n") == 1 and texts[1].split("\n")[1] == "Contents"
+    contents = _flat("".join(texts[1 : bookmarks[0][2]]))  # from the title page to the first section
+    for level, title, page in bookmarks:
+        assert _flat(title).casefold() in _flat(texts[page]).casefold(), (title, page)  # nav sections print in capitals
+        if level < 2:
+            assert _flat(f"{title} {reader.page_labels[page]}") in contents, (title, page)
+
+    # Links: inside the document, to the published site or to cited works; never to a file on the
+    # build machine.
+    addresses = [
+        annotation.get_object()["/A"]["/URI"]
+        for page in reader.pages
+        for annotation in page.get("/Annots") or []
+        if "/A" in annotation.get_object() and "/URI" in annotation.get_object()["/A"]
+    ]
+    assert any(address.startswith(SITE_URL) for address in addresses), addresses[:5]
+    assert all(urllib.parse.urlsplit(address).scheme in ("https", "http") for address in addresses), addresses
+    assert "file://" not in text
+
+    # No table cut off at the page's edge: every column header of every table is printed.
+    source = BeautifulSoup((built["site"] / "print_page.html").read_text(), "html.parser")
+    headers = {cell.get_text(" ", strip=True) for cell in source.select("#print-site-page table thead th")}
+    assert len(headers) > 20
+    flat = _flat(text)
+    missing = sorted(header for header in headers if _flat(header) not in flat)
+    assert not missing, missing
+    # No code cell printed (the notebook pages' cells all display through `site`).
+    assert "site.figure(" not in text and "display(" not in text

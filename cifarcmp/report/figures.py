@@ -13,7 +13,9 @@ from pathlib import Path
 
 import matplotlib
 import numpy as np
+from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from PIL import Image  # matplotlib's own PNG dependency
 
 from cifarcmp.analysis.measures import colour, label
@@ -57,6 +59,29 @@ def sample_grid(images: np.ndarray, labels: np.ndarray, class_names: list[str]) 
     return figure
 
 
+# One marker shape per seed, so that seeds stay apart where their shades do not (print, grey scale).
+SEED_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+
+
+def seed_shades(model: str, count: int) -> list[tuple[float, float, float]]:
+    """`count` shades of the model's colour, one per seed: its own colour first, then lighter ones,
+    the lightest still half its colour so it shows on white."""
+    base = np.array(to_rgb(colour(model)))
+    return [tuple(base + (1.0 - base) * 0.5 * index / max(count - 1, 1)) for index in range(count)]
+
+
+def _curve(axis, epochs, values, shade, marker: str, train: bool) -> None:
+    """One run's curve: a line with the seed's marker, dashed for training; a run of one epoch,
+    which has no line to draw, as its marker alone, hollow for training."""
+    if len(epochs) == 1:
+        face = "white" if train else shade
+        axis.plot(epochs, values, linestyle="none", marker=marker, markersize=7, color=shade, markerfacecolor=face)
+    else:
+        axis.plot(
+            epochs, values, "--" if train else "-", marker=marker, markersize=3, color=shade, alpha=0.8 if train else 1
+        )
+
+
 def model_curves(
     model: str,
     histories: list[dict[str, np.ndarray]],
@@ -66,55 +91,75 @@ def model_curves(
 ) -> Figure:
     """Loss and accuracy, train (dashed) and validation (solid), for the runs of one model.
 
-    A dotted vertical line marks each run's best epoch (lowest validation loss: the weights that
-    were kept); a cross marks where training stopped when that was before `max_epochs`.
+    Each seed has its shade of the model's colour and its marker; a one-epoch run is its markers
+    (hollow: training). A dotted vertical line marks each run's best epoch (lowest validation loss:
+    the weights that were kept); a cross marks where training stopped when that was before
+    `max_epochs`. The legend names the two line styles and, with several seeds, each seed.
     """
     # Stacked, not side by side: two panels in a row would be too small on a phone.
     figure = Figure(figsize=(WIDTH, 6.6), dpi=100, layout="constrained")
     loss_axis, accuracy_axis = figure.subplots(2, 1)
-    model_colour = colour(model)
+    shades = seed_shades(model, len(histories))
+    single = all(len(history["epoch"]) == 1 for history in histories)
     for index, (history, best_epoch) in enumerate(zip(histories, best_epochs)):
-        suffix = f" (seed {seeds[index]})" if seeds and len(histories) > 1 else ""
         epochs = history["epoch"]
+        marker = SEED_MARKERS[index % len(SEED_MARKERS)]
         for axis, key in ((loss_axis, "loss"), (accuracy_axis, "accuracy")):
             scale = 100.0 if key == "accuracy" else 1.0
-            # Markers as well as lines: a one-epoch run is a single point and would not show.
-            axis.plot(
-                epochs, history[key] * scale, "--o", color=model_colour, alpha=0.7, markersize=3, label=f"train{suffix}"
-            )
-            axis.plot(
-                epochs,
-                history[f"val_{key}"] * scale,
-                "-o",
-                color=model_colour,
-                markersize=3,
-                label=f"validation{suffix}",
-            )
-            axis.axvline(best_epoch, color="grey", linestyle=":", linewidth=1)
+            _curve(axis, epochs, history[key] * scale, shades[index], marker, train=True)
+            _curve(axis, epochs, history[f"val_{key}"] * scale, shades[index], marker, train=False)
+            if not single:  # one epoch is the best and the last: a line and a cross would hide the points
+                axis.axvline(best_epoch, color="grey", linestyle=":", linewidth=1)
             if epochs[-1] < max_epochs:
                 axis.plot(epochs[-1], history[f"val_{key}"][-1] * scale, "x", color="black", markersize=8)
     loss_axis.set(title=f"{label(model, short=True)}: loss", xlabel="epoch", ylabel="cross-entropy")
     accuracy_axis.set(title=f"{label(model, short=True)}: accuracy", xlabel="epoch", ylabel="accuracy (%)")
-    loss_axis.legend(fontsize=FONT)
+    neutral = "dimgrey"
+    if single:
+        handles = [
+            Line2D([], [], linestyle="none", marker="o", color=neutral, markerfacecolor="white", label="train"),
+            Line2D([], [], linestyle="none", marker="o", color=neutral, label="validation"),
+        ]
+    else:
+        handles = [
+            Line2D([], [], linestyle="--", color=neutral, label="train"),
+            Line2D([], [], linestyle="-", color=neutral, label="validation"),
+        ]
+    if seeds and len(histories) > 1:
+        handles += [
+            Line2D(
+                [],
+                [],
+                linestyle="none",
+                marker=SEED_MARKERS[index % len(SEED_MARKERS)],
+                color=shade,
+                label=f"seed {seed}",
+            )
+            for index, (seed, shade) in enumerate(zip(seeds, shades))
+        ]
+    loss_axis.legend(handles=handles, fontsize=FONT, ncol=2 if len(handles) > 3 else 1)
     _integer_epochs(loss_axis, accuracy_axis, last=max(int(history["epoch"][-1]) for history in histories))
     return figure
 
 
 def overlaid_curves(curves: dict[str, list[dict[str, np.ndarray]]]) -> Figure:
-    """Validation loss and accuracy of every model on shared axes (one line per run)."""
+    """Validation loss and accuracy of every model on shared axes (one line per run, each seed in
+    its shade of the model's colour and with its marker; a one-epoch run as markers)."""
     figure = Figure(figsize=(WIDTH, 6.6), dpi=100, layout="constrained")
     loss_axis, accuracy_axis = figure.subplots(2, 1)
     for model, histories in curves.items():
-        model_colour = colour(model)
+        shades = seed_shades(model, len(histories))
         for index, history in enumerate(histories):
-            name = label(model, short=True) if index == 0 else None
-            loss_axis.plot(history["epoch"], history["val_loss"], "-o", color=model_colour, markersize=3, label=name)
-            accuracy_axis.plot(
-                history["epoch"], history["val_accuracy"] * 100.0, "-o", color=model_colour, markersize=3, label=name
-            )
+            marker = SEED_MARKERS[index % len(SEED_MARKERS)]
+            _curve(loss_axis, history["epoch"], history["val_loss"], shades[index], marker, train=False)
+            _curve(accuracy_axis, history["epoch"], history["val_accuracy"] * 100.0, shades[index], marker, train=False)
     loss_axis.set(title="validation loss", xlabel="epoch", ylabel="cross-entropy")
     accuracy_axis.set(title="validation accuracy", xlabel="epoch", ylabel="accuracy (%)")
-    accuracy_axis.legend(fontsize=FONT)
+    # One entry per model: its colour; the seeds' shades and markers are told apart in the per-model figures.
+    accuracy_axis.legend(
+        handles=[Line2D([], [], color=colour(model), marker="o", label=label(model, short=True)) for model in curves],
+        fontsize=FONT,
+    )
     last = max(int(history["epoch"][-1]) for histories in curves.values() for history in histories)
     _integer_epochs(loss_axis, accuracy_axis, last=last)
     return figure

@@ -16,6 +16,11 @@
   first one that needs it.
 - The lightbox's script and styles (70 KB, which mkdocs-glightbox puts in every page's head, where
   they hold up the first paint) load only on pages with a figure to enlarge, at the end of the body.
+- The print page, once print-site has written it, becomes the PDF's source (print_page.py).
+- Built with no site address (no SITE_URL), the 404 page's links start at /, as it is served at
+  whatever URL was missing and no relative link can be right from every one. Its stylesheets are
+  written into it, so that served under a sub-path (a project's GitHub Pages) it is still styled;
+  its links and scripts still start at / (build with SITE_URL for a site under a sub-path).
 - The figures the notebook pages write into docs/generated/figures/ while mkdocs runs them did not
   exist when MkDocs listed the files to copy, so they are copied into the site at the end.
 """
@@ -28,6 +33,8 @@ from pathlib import Path
 
 from bs4 import BeautifulSoup
 from mkdocs.plugins import event_priority
+
+from cifarcmp.report import print_page
 
 # `**Table: ...**` followed by `{: #table-name }`, then the table (Python-Markdown output).
 _CAPTIONED_TABLE = re.compile(
@@ -56,8 +63,13 @@ _LIGHTBOX_START = re.compile(r'<script id="init-glightbox">.*?</script>', re.DOT
 
 # Before the plugins (hooks otherwise run last): print-site keeps each page's content for the PDF's
 # print page as it is when its own handler runs, and the lightbox should wrap the final <img>s.
+# Each page's URL by print-site's id for its section of the print page (its address on the site).
+_PAGE_URLS: dict[str, str] = {}
+
+
 @event_priority(50)
 def on_page_content(html: str, page, config, files) -> str:
+    _PAGE_URLS[print_page.get_page_key(page.url)] = page.url
     if "jupyter-wrapper" in html:
         html = notebook_as_page(html)
     return caption_tables(html)
@@ -71,7 +83,12 @@ def on_post_page(output: str, page, config) -> str:
     return lightbox_where_needed(lazy_figures(output))
 
 
+# After every plugin's: print-site writes the print page in its own on_post_build.
+@event_priority(-100)
 def on_post_build(config) -> None:
+    print_page.rewrite(config["site_dir"], config["site_url"], _PAGE_URLS)
+    if not config["site_url"]:
+        styled_404(Path(config["site_dir"]))
     figures = Path(config["docs_dir"]) / "generated" / "figures"
     if figures.is_dir():
         shutil.copytree(
@@ -80,6 +97,26 @@ def on_post_build(config) -> None:
             dirs_exist_ok=True,
             ignore=shutil.ignore_patterns(".*"),  # the pages' list of what they drew is the rendering's, not the site's
         )
+
+
+# A stylesheet linked from the site's root, as the 404 page links them with no site address.
+_ROOT_STYLESHEET = re.compile(r'<link rel="stylesheet" href="/(?P<path>[^"]+\.css)">')
+
+
+def styled_404(site_dir: Path) -> None:
+    """The 404 page's stylesheets written into it (print-site's, for the print page only, left
+    out), so it is styled wherever it is served from."""
+    page = site_dir / "404.html"
+    if not page.is_file():
+        return
+
+    def inline(match: re.Match) -> str:
+        sheet = site_dir / match["path"]
+        if "print-site" in match["path"] or not sheet.is_file():
+            return ""
+        return f"<style>{sheet.read_text(encoding='utf-8')}</style>"
+
+    page.write_text(_ROOT_STYLESHEET.sub(inline, page.read_text(encoding="utf-8")), encoding="utf-8")
 
 
 def lazy_figures(html: str) -> str:
