@@ -31,6 +31,7 @@ from cifarcmp.analysis.formatting import (
     format_duration,
     format_flops,
     format_fraction,
+    format_p_clause,
     format_p_value,
     format_percent,
     format_pp,
@@ -106,7 +107,7 @@ def _mcnemar_words(test: dict | None, label_a: str, label_b: str) -> str:
     return (
         f"on the {format_count(test['images'])} test images both scored, {label_a} was right where {label_b} "
         f"was wrong on {test['b']}, the reverse on {test['c']} "
-        f"(McNemar p = {format_p_value(test['p_value'])}, {outcome})"
+        f"(McNemar {format_p_clause(test['p_value'])}, {outcome})"
     )
 
 

@@ -26,6 +26,7 @@ from cifarcmp.analysis.formatting import (
     SHARE,
     Interval,
     Table,
+    format_p_clause,
     format_p_value,
     format_percent,
     mean,
@@ -109,6 +110,7 @@ def _pair(group_a, group_b, run_a: Run, run_b: Run) -> dict:
         "c": test["c"],
         "p_value": test["p_value"],
         "p_text": format_p_value(test["p_value"]),
+        "p_clause": format_p_clause(test["p_value"]),  # for a sentence: "p = 0.03", "p < 0.0001"
         "significant": test["significant"],
         "favoured": favoured,
     }

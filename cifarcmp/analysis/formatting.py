@@ -394,6 +394,12 @@ def format_p_value(p_value: float) -> Shown:
     return Shown(text, Number((p_value,), P_VALUE))
 
 
+def format_p_clause(p_value: float) -> str:
+    """A p-value in a sentence: "p = 0.032", or "p < 0.0001" (never "p = < 0.0001")."""
+    text = str(format_p_value(p_value))
+    return f"p {text}" if text.startswith("<") else f"p = {text}"
+
+
 def format_fraction(fraction: float) -> str:
     """A share of the training split: 0.01 -> "1 %"."""
     return f"{fraction * 100:g} %"
