@@ -116,10 +116,11 @@ site: $(INSTALLED) ## render docs/generated/ from existing results and build sit
 	$(BIN)/cifarcmp render $(call quote,$(RESULTS))
 	building=$$(mktemp -d .site.building-XXXXXX) && chmod 755 "$$building" && trap 'rm -rf "$$building"' EXIT && \
 	$(BIN)/mkdocs build --strict --site-dir "$$building" && \
-	$(BIN)/python -m cifarcmp.report.pdf "$$building" && \
+	$(BIN)/python -m cifarcmp.report.pdf "$$building" >/dev/null && \
 	old=$$(mktemp -d .site.old-XXXXXX) && \
 	{ if [ -d site ]; then mv site "$$old/site"; fi; } && \
-	mv "$$building" site && rm -rf "$$old"
+	mv "$$building" site && rm -rf "$$old" && \
+	echo 'site built: site/index.html, and its PDF: site/report.pdf'  # where they are now, not where they were built
 
 pdf: $(INSTALLED) ## print the built site/ again to site/report.pdf (the whole report, nav order; needs chromium)
 	$(BIN)/python -m cifarcmp.report.pdf site

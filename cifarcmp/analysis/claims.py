@@ -211,7 +211,7 @@ def convergence_claim(studies, synthetic: bool) -> Claim:
     claim.table = Table(
         "claims-convergence",
         f"How fast each arm converged: epochs and wall time until "
-        f"its validation accuracy came within {BAND} of its own best (history.csv).",
+        f"its validation accuracy came within {BAND} of its own best (from its per-epoch history).",
         [
             "Arm",
             f"Epochs to within {BAND} of best",

@@ -211,7 +211,7 @@ def accuracy_table(groups, results: dict[Path, dict], synthetic: bool) -> Table:
     return Table(
         "evidence-accuracy",
         "Test accuracy of each run with its exact 95 % confidence interval "
-        "(Clopper–Pearson), computed from predictions.npz.",
+        "(Clopper–Pearson), computed from each run's stored test predictions.",
         ["Model", "Seed", "Right", "Test images", "Test accuracy", INTERVAL_COLUMN],
         rows,
         synthetic,

@@ -598,7 +598,7 @@ def protocol_table(groups, synthetic: bool) -> Table:
     rows = [[label] + [column[index] for column in cells] for index, label in enumerate(labels)]
     return Table(
         "protocol",
-        "The training protocol as run, from each run's config.json and history.csv.",
+        "The training protocol as run, from each run's recorded configuration and per-epoch history.",
         columns,
         rows,
         synthetic,
