@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from cifarcmp import architectures, stats
 from cifarcmp.analysis.formatting import (
     NOT_REPORTED,
+    PERCENT,
+    Interval,
     Table,
     format_count,
     format_duration,
@@ -36,16 +38,17 @@ from cifarcmp.analysis.formatting import (
     format_percent,
     format_pp,
     format_stat,
+    number,
 )
 from cifarcmp.analysis.measures import (
     CONVERGENCE_BAND_TEXT,
     SIGNIFICANCE_LEVEL,
     accuracy_per_petaflop,
-    accuracy_with_interval,
     converged_epoch,
     label,
     paired_test,
     seconds_to_epoch,
+    test_interval,
     train_validation_gap,
 )
 from cifarcmp.config import ARMS
@@ -241,11 +244,15 @@ def generalisation_claim(studies, synthetic: bool) -> Claim:
         test = paired_test(run_a, run_b)
         sides.append(test and test["favoured"])
         gaps = [format_pp(train_validation_gap(row), signed=True) for row in (row_a, row_b)]
+        intervals = [test_interval(run) for run in (run_a, run_b)]
         rows.append(
             [
                 str(row_a["seed"]),
-                accuracy_with_interval(run_a),
-                accuracy_with_interval(run_b),
+                *(
+                    cell
+                    for interval in intervals
+                    for cell in (number(interval["value"], PERCENT), Interval(interval["lower"], interval["upper"]))
+                ),
                 *gaps,
                 format_count(test["images"]) if test else "0",
                 str(test["b"]) if test else NOT_REPORTED,
@@ -267,7 +274,9 @@ def generalisation_claim(studies, synthetic: bool) -> Claim:
         [
             "Seed",
             "A: test accuracy",
+            "A: 95 % interval",
             "B: test accuracy",
+            "B: 95 % interval",
             "A: train − val. gap",
             "B: train − val. gap",
             "Shared test images",

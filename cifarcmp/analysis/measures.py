@@ -11,7 +11,6 @@ import numpy as np
 
 from cifarcmp import stats
 from cifarcmp.analysis import evaluation
-from cifarcmp.analysis.formatting import format_accuracy
 from cifarcmp.architectures import ARCHITECTURES
 from cifarcmp.results import Run
 
@@ -90,12 +89,6 @@ def test_interval(run: Run) -> dict:
 def interval_text(interval: dict, digits: int = 2) -> str:
     """ "60.27 – 66.25 %": the bounds of an accuracy interval."""
     return f"{interval['lower'] * 100:.{digits}f} – {interval['upper'] * 100:.{digits}f} %"
-
-
-def accuracy_with_interval(run: Run) -> str:
-    """ "63.30 % (60.27 – 66.25 %)"."""
-    interval = test_interval(run)
-    return f"{format_accuracy(interval['value'] * 100)} ({interval_text(interval)})"
 
 
 def paired_test(run_a: Run, run_b: Run) -> dict | None:
