@@ -185,7 +185,16 @@ def _drawn_by_pages(out_dir: Path) -> dict[str, str]:
 
 
 # The top-level names a marker without a list vouches for (the renders that wrote such markers).
-_RENDERED_BEFORE_LISTS = {"snippets", "tables", "figures", figure_data.FOLDER, "run.json", "studies.json", MARKER}
+_RENDERED_BEFORE_LISTS = {
+    "snippets",
+    "tables",
+    "figures",
+    figure_data.FOLDER,
+    "run.json",
+    "studies.json",
+    "cite.bib",
+    MARKER,
+}
 
 
 def _entries(folder: Path) -> dict[str, str]:
