@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from fixtures import write_fixture_run, write_fixture_study
 
-from cifarcmp.analysis import claims, measures
+from cifarcmp.analysis import claims, comparison, measures
 from cifarcmp.analysis.claims import INCONCLUSIVE, NOT_SUPPORTED, NOT_TESTED, SUPPORTED
 from cifarcmp.analysis.runs import data_efficiency_series, gradcam_panels, load_groups, load_studies
 from cifarcmp.errors import UserError
@@ -283,7 +283,8 @@ def test_gradcam_panels_pair_the_same_test_images_across_arms(tmp_path):
     main = tmp_path / "main"
     for model in ("resnet50", "cnn"):
         write_fixture_run(main / model / "seed-0", model)
-    figure_data.write(tmp_path, load_groups(main), load_studies(root))
+    groups = load_groups(main)
+    figure_data.write(tmp_path, groups, load_studies(root), comparison.evidence(groups, True)["evaluations"])
     _, read = figure_data.read_studies(tmp_path)
     drawn = gradcam_panels(load_studies(root))
     assert (

@@ -41,6 +41,7 @@ from cifarcmp.analysis.formatting import (
     number,
 )
 from cifarcmp.analysis.measures import (
+    CHANCE,
     CONVERGENCE_BAND_TEXT,
     SIGNIFICANCE_LEVEL,
     accuracy_per_petaflop,
@@ -50,11 +51,11 @@ from cifarcmp.analysis.measures import (
     seconds_to_epoch,
     test_interval,
     train_validation_gap,
+    validation_images,
 )
 from cifarcmp.config import ARMS
 
 SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE, NOT_TESTED = "supported", "not supported", "inconclusive", "not tested"
-CHANCE = 0.1  # ten balanced classes
 TRANSFER, SCRATCH, RANDOM_INIT = "resnet50", "cnn", "resnet50-random"
 BAND = CONVERGENCE_BAND_TEXT
 OVERLAP = "within the noise (95 % intervals or ranges over seeds overlap)"
@@ -85,10 +86,6 @@ def separated(range_a, range_b, higher_is_better: bool = True) -> str | None:
         return None  # the ranges overlap
     better = "a" if range_a[0] > range_b[1] else "b"
     return better if higher_is_better else {"a": "b", "b": "a"}[better]
-
-
-def validation_images(run) -> int:
-    return int(run.metrics.get("validation_images") or sum(run.manifest["data"]["counts"]["validation"]))
 
 
 def verdict(favoured: list[str | None], every: bool = False) -> str:

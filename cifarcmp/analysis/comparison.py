@@ -128,7 +128,8 @@ def paired_comparisons(groups) -> list[dict]:
 
 
 def evidence(groups, synthetic: bool) -> dict:
-    """{"tables": [Table, ...], "facts": {...}} for the evidence page's templates."""
+    """{"tables": [Table, ...], "facts": {...}} for the evidence page's templates, and "evaluations":
+    each run's evaluation (by its path), which the figures are drawn from."""
     results = {run.path: evaluation.evaluation(run) for group in groups for run in group.runs}
     references = reference_runs(groups)
     models = []
@@ -184,7 +185,7 @@ def evidence(groups, synthetic: bool) -> dict:
     tables.append(per_class_table(models, synthetic))
     for model in models:
         tables += confusion_tables(model, synthetic)
-    return {"tables": tables, "facts": facts}
+    return {"tables": tables, "facts": facts, "evaluations": results}
 
 
 # Tables --------------------------------------------------------------------------------------

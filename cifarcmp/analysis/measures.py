@@ -72,6 +72,20 @@ def train_validation_gap(metrics: dict) -> float:
     return (metrics["train_accuracy"] - metrics["val_accuracy"]) * 100
 
 
+# Ten balanced classes: the accuracy of guessing. An accuracy whose exact 95 % interval reaches it
+# cannot be told apart from chance (at_chance), the one rule every page and claim uses.
+CHANCE = 0.1
+
+
+def at_chance(accuracy: float, images: int) -> bool:
+    """Whether `accuracy` on `images` images cannot be told apart from guessing (or is worse)."""
+    return stats.binomial_interval(round(accuracy * images), images)[0] <= CHANCE
+
+
+def validation_images(run: Run) -> int:
+    return int(run.metrics.get("validation_images") or sum(run.manifest["data"]["counts"]["validation"]))
+
+
 def test_interval(run: Run) -> dict:
     """Test accuracy from predictions.npz with its exact 95 % (Clopper–Pearson) interval."""
     labels, probabilities, _ = evaluation.checked_predictions(run)

@@ -26,7 +26,6 @@ from pathlib import Path
 import numpy as np
 
 from cifarcmp.analysis import comparison
-from cifarcmp.analysis.evaluation import evaluation
 from cifarcmp.analysis.measures import label
 from cifarcmp.analysis.runs import data_efficiency_series, gradcam_panels
 from cifarcmp.report.figures import history_columns
@@ -37,8 +36,9 @@ FOLDER = "figure-data"
 # Written by render -------------------------------------------------------------------------------
 
 
-def write(work: Path, groups, studies) -> None:
-    """Every figure's data for the pages into `work`/figure-data/ (render's work folder)."""
+def write(work: Path, groups, studies, evaluations: dict) -> None:
+    """Every figure's data for the pages into `work`/figure-data/ (render's work folder), from the
+    evaluations render made for the tables (comparison.evidence: run path -> evaluation)."""
     folder = work / FOLDER
     folder.mkdir()
     curves = [
@@ -56,7 +56,7 @@ def write(work: Path, groups, studies) -> None:
 
     references, images = [], {}
     for group, run in zip(groups, comparison.reference_runs(groups)):
-        result = evaluation(run)
+        result = evaluations[run.path]
         key = f"{group.model}-seed-{run.config['seed']}"
         items = comparison.gallery_items(run, result)
         if items:

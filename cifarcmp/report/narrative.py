@@ -24,10 +24,9 @@ import numpy as np
 
 from cifarcmp import architectures
 from cifarcmp.analysis.formatting import format_accuracy, format_count, format_epoch, format_pp
-from cifarcmp.analysis.measures import test_interval
+from cifarcmp.analysis.measures import CHANCE, at_chance, test_interval, validation_images
 from cifarcmp.config import SEED_REPORT, paper_config
 
-CHANCE = 0.1  # ten balanced classes: the accuracy of guessing
 CIFAR_TRAIN_IMAGES = 50_000
 IMAGENET_SIZE = 224  # pixels: the images ResNet50's ImageNet weights were learned on
 BYTES_PER_PARAMETER = 4  # float32 weights, as the runs store them
@@ -374,7 +373,7 @@ def curve_commentary(group) -> str:
             f"Validation accuracy went from {_percent(first['val_accuracy'])} after epoch 1 to "
             f"{_percent(last['val_accuracy'])} after the last (best {_percent(best_val)})."
         )
-    if best_val <= CHANCE + 0.02:
+    if at_chance(best_val, validation_images(run)):
         words.append(
             f"Validation accuracy never rose clearly above chance ({_percent(CHANCE)}): this run did not learn, so its "
             "curves say nothing about how the model trains."

@@ -314,6 +314,7 @@ def build_context(groups: list[RunGroup], studies: Studies | None) -> dict:
         "facts": comparison.discussion_facts(groups),
         "convergence_band": CONVERGENCE_BAND_TEXT,
         "evidence": evidence["facts"],
+        "evaluations": evidence["evaluations"],  # every run's, once: the tables' and the figures' source
         "sample_source": f"{groups[0].label}, seed {first.config['seed']}",
         "studies": _studies_context(studies, synthetic, tables),
         # The banner says where a run's Keras or TensorFlow is not the pinned one (a Colab run's is Colab's).
@@ -439,7 +440,7 @@ def _render_into(
         "command": STUDIES_COMMAND,
     }
     (work / "studies.json").write_text(json.dumps(record, indent=2) + "\n")
-    figure_data.write(work, groups, studies)  # all the executed pages draw
+    figure_data.write(work, groups, studies, context["evaluations"])  # all the executed pages draw
 
 
 def snippet_html(text: str) -> str:

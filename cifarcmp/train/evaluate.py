@@ -10,6 +10,7 @@ test-time augmentation or a distillation teacher start from, with no retraining.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -92,9 +93,8 @@ def kept_model(run: Run) -> keras.Model:
     results.check_plain_file(path)
     if data.file_sha256(path) != kept.get("sha256"):
         raise UserError(f"{path}: its sha256 is not the one the manifest recorded; the kept model was changed")
-    config = RunConfig.from_dict(run.config)
     # Built without ImageNet weights (the kept weights replace every one of them): nothing to download.
-    model = models.build(RunConfig.from_dict({**run.config, "weights": "none"}) if config.weights != "none" else config)
+    model = models.build(dataclasses.replace(RunConfig.from_dict(run.config), weights="none"))
     try:
         model.load_weights(path)
     except (ValueError, OSError) as error:
