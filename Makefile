@@ -157,9 +157,11 @@ format: $(INSTALLED) ## fix what `make lint` finds that ruff can fix (import ord
 	$(call ruff_on_pages,--pipe,check --fix-only --quiet)
 	$(call ruff_on_pages,--pipe,format --quiet)
 
-# Each run prints its slowest tests, so a change sees what it costs of CI's 90 minutes.
+# Each run prints its slowest tests, so a change sees what it costs of CI's 90 minutes. Two workers
+# (pytest-xdist): much of a slow test is waiting (a scheduler, a child process, a browser), which the
+# other worker fills; the SLURM tests share one cluster, so they keep to one worker (xdist_group).
 test: lint ## lint, then every test (slow ones included: they train small models and build the site)
-	$(BIN)/python -m pytest --durations=15
+	$(BIN)/python -m pytest --numprocesses 2 --dist loadgroup --durations=15
 
 # Two workers (pytest-xdist): the fast tests share nothing, and this machine has two cores.
 test-fast: lint ## lint, then every test but the slow ones (about two minutes)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
 import shutil
 import subprocess
@@ -50,17 +52,29 @@ def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) 
 
 
 @pytest.fixture(scope="session")
-def trained_smoke_runs(tmp_path_factory) -> dict:
+def trained_smoke_runs(tmp_path_factory, worker_id) -> dict:
     """Both smoke runs (CNN and ResNet50, seed 0), trained once per test session by `cifarcmp train`
     as a user runs it: {"root": <root>/smoke (with <model>/seed-0 below), "closing_lines": {model:
-    the last line it printed}}. Never changed: a test that changes runs works on `copy_smoke_runs`."""
-    root = tmp_path_factory.mktemp("trained") / "smoke"
-    closing_lines = {}
-    for model in ("cnn", "resnet50"):
-        finished = run_cli("train", "--model", model, "--profile", "smoke", "--out", root / model / "seed-0")
-        assert finished.returncode == 0, finished.stderr[-3000:]
-        closing_lines[model] = finished.stdout.strip().splitlines()[-1]
-    return {"root": root, "closing_lines": closing_lines}
+    the last line it printed}}. Never changed: a test that changes runs works on `copy_smoke_runs`.
+
+    With pytest-xdist's workers (`make test`), the first worker to ask trains them under a lock in
+    the folder the workers share, and the others wait and read them: trained once, not per worker.
+    """
+    shared = tmp_path_factory.getbasetemp() if worker_id == "master" else tmp_path_factory.getbasetemp().parent
+    folder = shared / "trained-smoke-runs"
+    folder.mkdir(exist_ok=True)
+    with open(shared / "trained-smoke-runs.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # held while training: the other workers wait here
+        lines_file = folder / "closing-lines.json"
+        if not lines_file.is_file():
+            closing_lines = {}
+            for model in ("cnn", "resnet50"):
+                out = folder / "smoke" / model / "seed-0"
+                finished = run_cli("train", "--model", model, "--profile", "smoke", "--out", out)
+                assert finished.returncode == 0, finished.stderr[-3000:]
+                closing_lines[model] = finished.stdout.strip().splitlines()[-1]
+            lines_file.write_text(json.dumps(closing_lines))  # written last: its presence means both are there
+    return {"root": folder / "smoke", "closing_lines": json.loads(lines_file.read_text())}
 
 
 def copy_smoke_runs(trained: dict, results_root: Path) -> Path:

@@ -24,7 +24,8 @@ import pytest
 from conftest import PROJECT_ROOT, assert_one_line_error
 
 DAEMONS = ("munged", "mungekey", "slurmctld", "slurmd", "sbatch", "squeue", "sinfo")
-pytestmark = pytest.mark.slow
+# One cluster on this machine: its tests run one after another, on one xdist worker.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("slurm")]
 
 
 def _free_port() -> int:

@@ -21,7 +21,8 @@ import pytest
 from conftest import PROJECT_ROOT
 from test_slurm import _cli, _wait_for, slurm_cluster  # noqa: F401  (the fixture, by name)
 
-pytestmark = pytest.mark.slow
+# One cluster on this machine: its tests run one after another, on one xdist worker.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("slurm")]
 
 
 def test_a_lost_run_plan_is_reattached_and_a_warned_task_resumes_after_its_epoch(
