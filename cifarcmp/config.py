@@ -116,14 +116,15 @@ def paper_config(model: str) -> RunConfig:
 # Defaults compared against `paper` only where the field is part of the protocol.
 _NOT_PROTOCOL = {"profile", "seed", "deviations", "data", "weights", "arm"}
 
-# The arms of the transfer-learning study (Kornblith et al. 2019 compare the same three): the
-# seed's fine-tuned ResNet50, ResNet50 as a frozen feature extractor, ResNet50 from random
-# initialisation (which separates the architecture from the pretraining), and the scratch CNN.
+# The arms a run can belong to: every network of cifarcmp/architectures.py under its own protocol,
+# and the two variants of the transfer-learning study (Kornblith et al. 2019 compare the same
+# three): ResNet50 as a frozen feature extractor, and ResNet50 from random initialisation (which
+# separates the architecture from the pretraining).
 ARMS = {
     "resnet50": ("resnet50", {}),
     "resnet50-frozen": ("resnet50", {"freeze_base": True}),
     "resnet50-random": ("resnet50", {"weights": "none"}),
-    "cnn": ("cnn", {}),
+    **{model: (model, {}) for model in MODELS if model != "resnet50"},
 }
 
 

@@ -34,7 +34,7 @@ from cifarcmp.config import PROFILES, SEED_MODELS, RunConfig
 from cifarcmp.errors import UserError
 from cifarcmp.paths import RESULTS_ROOT
 from cifarcmp.studies import STUDIES
-from cifarcmp.studies.study import Request
+from cifarcmp.studies.study import Request, Wanted
 
 DEFAULT_FRACTIONS = (0.01, 0.1, 1.0)
 STATUSES = ("done", "running", "queued", "interrupted", "missing")
@@ -74,6 +74,8 @@ class PlannedRun:
     data: str | None  # as asked for (None: the profile's), so the arguments below say the same
     weights: str | None
     same_as: str | None = None  # a copy: the name of the run with this configuration, trained instead
+    changes: dict = field(default_factory=dict)  # RunConfig fields a study changes (studies.study.Wanted)
+    variant: str = ""  # the study's name for those changes
 
     def train_arguments(self) -> list[str]:
         """The `cifarcmp train` arguments that train exactly this run into `out`."""
@@ -88,6 +90,8 @@ class PlannedRun:
             arguments += ["--weights", self.weights]
         if self.config.precision != "float32":
             arguments += ["--precision", self.config.precision]
+        for name, value in self.changes.items():  # each a `train` option of the field's name
+            arguments += [f"--{name.replace('_', '-')}", f"{value:g}" if isinstance(value, float) else str(value)]
         return [*arguments, "--out", str(self.out)]
 
     def to_dict(self) -> dict:
@@ -98,6 +102,7 @@ class PlannedRun:
             "arm": self.arm,
             "fraction": self.fraction,
             "seed": self.seed,
+            **({"variant": self.variant} if self.variant else {}),
             "arguments": self.train_arguments(),
             **({"same_as": self.same_as} if self.same_as else {}),
         }
@@ -160,9 +165,11 @@ def build(settings: PlanSettings) -> Plan:
         raise UserError(f"seeds {settings.seeds}: need at least one seed")
     main = results_folder(settings)
     studies_root = main.with_name(f"studies-{main.name}")
-    wanted: dict[str, list[tuple[str, float, int, Path]]] = {
+    wanted: dict[str, list[Wanted]] = {
         "main": [
-            (model, 1.0, seed, main / model / f"seed-{seed}") for model in SEED_MODELS for seed in settings.seed_list
+            Wanted(model, 1.0, seed, main / model / f"seed-{seed}")
+            for model in SEED_MODELS
+            for seed in settings.seed_list
         ]
     }
     request = Request(settings.seed_list, settings.fractions, studies_root)
@@ -171,40 +178,41 @@ def build(settings: PlanSettings) -> Plan:
             continue
         # A study that trains nothing plans the runs of the study it reads.
         planned = STUDIES[study.reads] if study.reads else study
-        wanted.setdefault(
-            planned.name, [(run.arm, run.fraction, run.seed, run.folder) for run in planned.runs(request)]
-        )
+        wanted.setdefault(planned.name, planned.runs(request))
     by_folder: dict[Path, PlannedRun] = {}
     by_config: dict[str, PlannedRun] = {}  # the first run of each configuration: the one trained
-    for arm, fraction, seed, out in (entry for entries in wanted.values() for entry in entries):
-        if out in by_folder:
+    for entry in (entry for entries in wanted.values() for entry in entries):
+        if entry.folder in by_folder:
             continue
         run_config = config.resolve_arm(
-            arm,
+            entry.arm,
             settings.profile,
-            seed=seed,
-            train_fraction=fraction,
+            seed=entry.seed,
+            train_fraction=entry.fraction,
             data=settings.data,
             weights=settings.weights,
             precision=settings.precision,
+            **entry.changes,
         )
         key = json.dumps(run_config.to_dict(), sort_keys=True, default=str)
         trained = by_config.setdefault(key, None)
-        by_folder[out] = PlannedRun(
-            name=out.relative_to(settings.results_root).as_posix(),
+        by_folder[entry.folder] = PlannedRun(
+            name=entry.folder.relative_to(settings.results_root).as_posix(),
             config=run_config,
-            out=out,
-            status=status(out, copy=trained is not None),
-            arm=arm,
-            fraction=fraction,
-            seed=seed,
+            out=entry.folder,
+            status=status(entry.folder, copy=trained is not None),
+            arm=entry.arm,
+            fraction=entry.fraction,
+            seed=entry.seed,
             data=settings.data,
             weights=settings.weights,
             same_as=trained.name if trained is not None else None,
+            changes=dict(entry.changes),
+            variant=entry.variant,
         )
         if trained is None:
-            by_config[key] = by_folder[out]
-    groups = {group: [by_folder[entry[3]] for entry in entries] for group, entries in wanted.items()}
+            by_config[key] = by_folder[entry.folder]
+    groups = {group: [by_folder[entry.folder] for entry in entries] for group, entries in wanted.items()}
     runs = [run for run in by_folder.values() if run.same_as is None]
     copies = [run for run in by_folder.values() if run.same_as is not None]
     return Plan(settings, runs, main, studies_root, groups, copies)

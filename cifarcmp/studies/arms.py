@@ -1,18 +1,18 @@
 """The arms study: the seed's ResNet50 fine-tuned, the same network as a frozen feature extractor,
-from random initialisation, and the scratch CNN, on the same split and seeds (config.ARMS).
+from random initialisation, and the scratch CNN, on the same split and seeds (arms of config.ARMS).
 
 It separates what the seed's comparison mixes: ImageNet weights, fine-tuning and architecture.
 """
 
-from cifarcmp import config, schema
+from cifarcmp import schema
 from cifarcmp.studies.study import Request, Study, Wanted
+
+ARMS = ("resnet50", "resnet50-frozen", "resnet50-random", "cnn")
 
 
 def _runs(request: Request) -> list[Wanted]:
     return [
-        Wanted(arm, 1.0, seed, request.root / "arms" / arm / f"seed-{seed}")
-        for arm in config.ARMS
-        for seed in request.seeds
+        Wanted(arm, 1.0, seed, request.root / "arms" / arm / f"seed-{seed}") for arm in ARMS for seed in request.seeds
     ]
 
 

@@ -29,12 +29,16 @@ class Request:
 
 @dataclass(frozen=True)
 class Wanted:
-    """One run a study needs: an arm (config.ARMS) on a fraction of the training split, one seed, one folder."""
+    """One run a study needs: an arm (config.ARMS) on a fraction of the training split, one seed, one
+    folder; and, for a study that varies the protocol, the RunConfig fields it changes and its name
+    for that change (`variant`, as its table shows it: "flip and crop", "lr 0.001", "64 px")."""
 
     arm: str
     fraction: float
     seed: int
     folder: Path
+    changes: Mapping[str, object] = field(default_factory=dict)  # RunConfig field -> value
+    variant: str = ""  # empty: the arm's own protocol
 
 
 def _keep_row(row: dict, folder: Path) -> dict:
