@@ -101,6 +101,19 @@ def test_a_study_module_imports_no_plan_and_is_registered():
     assert modules and not unregistered
 
 
+def test_every_study_names_a_table_builder_of_the_later_stages_and_a_page_that_exists():
+    """A study's table function is named as text (its own stage may not import analysis or report):
+    a misspelt name, or one pointing back into the early stages, would only fail at render time."""
+    from cifarcmp.report.render import STUDY_PAGES, study_table_builder
+    from cifarcmp.studies import STUDIES
+
+    for study in STUDIES.values():
+        assert study.page in STUDY_PAGES and (PROJECT_ROOT / "docs/templates/pages" / f"{study.page}.md.j2").is_file()
+        if study.table:
+            assert study.table.startswith(("cifarcmp.analysis.", "cifarcmp.report.")), study.table
+            assert callable(study_table_builder(study)), study.table
+
+
 def test_no_import_cycles():
     modules = {_module_name(path): path for path in PACKAGE.rglob("*.py")}
     graph = {}

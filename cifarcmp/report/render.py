@@ -16,6 +16,7 @@ sees half a rendering. Nothing here trains or imports Keras; the site only sees 
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import shutil
@@ -45,11 +46,14 @@ from cifarcmp.lock import hold
 from cifarcmp.report import citation, figure_data, figures, narrative
 from cifarcmp.report.pinned import pinned_versions
 from cifarcmp.report.site import DRAWN_LIST, PAGE_FIGURES
-from cifarcmp.report.tables import arms_table, build_tables, to_markdown, write_table
+from cifarcmp.report.tables import build_tables, to_markdown, write_table
 from cifarcmp.studies import STUDIES
+from cifarcmp.studies.study import Study
 from cifarcmp.text import escape_markup, one_line
 
 STUDIES_COMMAND = f"make report STUDIES={','.join(STUDIES)}"
+# The pages studies put their sections on (each study's `page`).
+STUDY_PAGES = ("studies",)
 # Number formatting in templates goes through the same functions as the tables' cells.
 FILTERS = {
     "count": formatting.format_count,
@@ -258,6 +262,7 @@ def environment(templates_dir: Path | str = paths.TEMPLATES_DIR) -> jinja2.Envir
     env.filters["verbatim"] = verbatim
     env.globals["markdown_table"] = markdown_table
     env.globals["table"] = table
+    env.globals["study_section"] = study_section
     return env
 
 
@@ -338,13 +343,22 @@ def _studies_context(studies: Studies | None, main_synthetic: bool, tables: dict
     before = set(tables)
     found = claims.build_claims(studies, synthetic)
     tables.update(found["tables"])
-    if studies and "arms" in studies.summaries:
-        tables["studies-arms"] = arms_table(studies, synthetic)
-    if studies and "data-efficiency" in studies.summaries:
-        tables["studies-data-efficiency"] = claims.data_efficiency_table(studies, synthetic)
+    sections = {}  # each study that ran: what its section on its page shows
+    for name in studies.summaries if studies else []:
+        study = STUDIES[name]
+        table_name = ""
+        if study.table:
+            built = study_table_builder(study)(studies, synthetic)
+            tables[built.name] = built
+            table_name = built.name
+        sections[name] = {"name": name, "title": study.title or name, "table": table_name, "page": study.page}
     return {
         "ran": list(studies.summaries) if studies else [],
         "all": {name: study.description for name, study in STUDIES.items()},
+        "titles": {name: study.title or name for name, study in STUDIES.items()},
+        # The studies each page lists, in the registry's order, whether they ran or not.
+        "on_page": {page: [name for name, study in STUDIES.items() if study.page == page] for page in STUDY_PAGES},
+        "sections": sections,
         "root": _reader_path(studies.root) if studies else None,
         "profile": studies.profile if studies else None,
         "command": STUDIES_COMMAND,
@@ -358,6 +372,20 @@ def _studies_context(studies: Studies | None, main_synthetic: bool, tables: dict
         # The tables made from the studies, whose downloads name the studies' commits.
         "tables": sorted(set(tables) - before),
     }
+
+
+def study_table_builder(study: Study):
+    """The function a study names for its table ("module:function"), imported here, in the report stage."""
+    module, _, function = study.table.partition(":")
+    return getattr(importlib.import_module(module), function)
+
+
+@jinja2.pass_context
+def study_section(context, name: str) -> TemplateMarkdown:
+    """`{{ study_section(name) }}`: the study's section (its module's `section`), rendered with the
+    page's context and `this`, the study's own part of it (its name, title and table name)."""
+    template = context.environment.from_string(STUDIES[name].section)
+    return TemplateMarkdown(template.render({**context.get_all(), "this": context["studies"]["sections"][name]}))
 
 
 def _table_commit(context: dict, name: str) -> str:

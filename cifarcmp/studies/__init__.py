@@ -1,7 +1,9 @@
 """Stage 3b, studies: the opt-in studies of the seed report's claims, one module each.
 
 A study is one module defining one `Study` (study.py), registered below: its runs, its summary
-row, its row contract and its description. Adding a study is one module and one line here.
+row, its row contract, its description, its section of its page and the function that builds its
+table. Adding a study is one module and one line here (plus, when its table needs new maths, that
+function in the analysis or report stage).
 
 A study's runs are planned by `cifarcmp.plan` and trained by the executors; `summaries` writes what
 the report reads. The study modules import only `cifarcmp.config`, `cifarcmp.schema` and

@@ -22,4 +22,14 @@ STUDY = Study(
     "random initialisation, and the CNN, on the same split",
     runs=_runs,
     row_rules=schema.STUDY_FIGURES,
+    title="Arms: compute accounting",
+    table="cifarcmp.report.tables:arms_table",
+    section="""\
+FLOPs are counted from each model's Conv2D and Dense layers (two per multiply-add, plus biases);
+a training step costs three forward passes for trainable layers and one for frozen ones, per
+training image seen. Wall time per epoch includes validation; the total includes loading, testing
+and writing the results.
+
+{{ table(this.table) }}
+""",
 )

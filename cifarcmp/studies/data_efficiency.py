@@ -30,4 +30,7 @@ STUDY = Study(
     "(1 %, 10 %, 100 % by default)",
     runs=_runs,
     row_rules=schema.STUDY_FIGURES,
+    title="Data efficiency",
+    table="cifarcmp.analysis.claims:data_efficiency_table",
+    section="{{ table(this.table) }}\n",
 )

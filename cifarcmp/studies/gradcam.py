@@ -18,4 +18,12 @@ STUDY = Study(
     reads="arms",
     row=_row,
     row_rules={"has_gradcam": schema.BOOLEAN},
+    title="Grad-CAM",
+    section="""\
+{% if studies.gradcam -%}
+Heat maps of the same test images for every arm are drawn on [Study figures](../notebooks/study-figures.md).
+{%- else -%}
+No run of the arms study kept Grad-CAM maps, so there are none to draw.
+{%- endif %}
+""",
 )

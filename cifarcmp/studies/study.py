@@ -2,8 +2,8 @@
 
 A study module (arms.py, data_efficiency.py, gradcam.py) defines one `Study` and nothing else
 needs to know about it: the package's registry (`cifarcmp.studies.STUDIES`) lists it, the plan
-asks it for its runs, `summaries` writes its rows, the contract checks them with its rules, and
-the Studies page lists it by its description.
+asks it for its runs, `summaries` writes its rows, the contract checks them with its rules, the
+report builds its table with the function it names and shows its section on its page.
 
 A study that trains nothing names, in `reads`, the study whose finished runs it summarises (the
 Grad-CAM study reads the arms' runs), and asks for no runs of its own.
@@ -49,6 +49,15 @@ def _keep_row(row: dict, folder: Path) -> dict:
 class Study:
     name: str  # as STUDIES= spells it, and its folder under results/studies-<tag>/
     description: str  # one line on the Studies page: what it compares
+    title: str = ""  # its section's heading on its page (empty: the name)
+    # Its section on its page, once it ran: Markdown and Jinja, rendered with the page's context and
+    # `this` (this study's name, title and table name), so `{{ table(this.table) }}` shows its table.
+    section: str = ""
+    # The function that builds its table from the loaded studies, `(studies, synthetic) -> Table`,
+    # named as "module:function": it lives in the analysis or report stage, which this stage must
+    # not import; the report imports it by this name. Empty: the study has no table.
+    table: str = ""
+    page: str = "studies"  # the page its section is on: docs/templates/pages/<page>.md.j2
     # The runs it needs, in its summary's order; a study that trains nothing asks for none.
     runs: Callable[[Request], list[Wanted]] = lambda request: []
     # The study whose runs it summarises instead of its own (one that trains nothing).
