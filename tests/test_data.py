@@ -66,6 +66,21 @@ def test_every_layout_reads_back_exactly(tmp_path, arrays, layout, packed):
     _assert_same(read, arrays)
 
 
+def test_an_archive_written_twice_is_the_same_bytes(tmp_path, arrays, monkeypatch):
+    """The synthetic data's checksum is recorded by every run and checked when a kept model predicts
+    again, maybe on another machine: its archive must not carry the time or name it was written with."""
+    import time
+
+    first, second = tmp_path / "first.tar.gz", tmp_path / "elsewhere" / "second.tar.gz"
+    second.parent.mkdir()
+    cifar_archive.write_archive(first, arrays, "python")
+    later = time.time() + 3600
+    monkeypatch.setattr(time, "time", lambda: later)  # an hour later, as gzip would stamp it
+    cifar_archive.write_archive(second, arrays, "python")
+    assert first.read_bytes() == second.read_bytes()
+    _assert_same(cifar_archive.read(second), arrays)
+
+
 def test_data_path_is_marked_unverified_when_not_official(tmp_path, arrays):
     archive = tmp_path / "cifar-10-python.tar.gz"
     cifar_archive.write_archive(archive, arrays, "python")

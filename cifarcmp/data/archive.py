@@ -19,6 +19,7 @@ rebuilds, every count and every class name is checked against the release's own 
 
 from __future__ import annotations
 
+import gzip
 import io
 import math
 import pickle
@@ -389,7 +390,14 @@ def write_archive(path: Path, arrays: Arrays, layout: str = "python") -> None:
     files = _layout_files(arrays, layout)
     path = Path(path)
     if path.name.endswith(".tar.gz"):
-        with tarfile.open(path, "w:gz", compresslevel=1) as tar:
+        # Byte for byte the same archive wherever and whenever it is written (no time or file name
+        # in the gzip header, every member dated 0): the synthetic data's sha256, which every run
+        # records and `evaluate --predict` checks, is then the same on every machine.
+        with (
+            open(path, "wb") as raw,
+            gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=1, mtime=0) as compressed,
+            tarfile.open(fileobj=compressed, mode="w") as tar,
+        ):
             for name, data in files.items():
                 info = tarfile.TarInfo(name)
                 info.size = len(data)
