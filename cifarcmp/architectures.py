@@ -116,12 +116,17 @@ CNN = Architecture(
     protocol={"epochs": 50, "early_stopping_patience": 3, "weights": "none"},
     profile_changes={
         "quick": {"epochs": 8},
+        # Smoke checks the pipeline, and the tests train it a dozen times: momentum 0.9 (listed as a
+        # deviation) learns the synthetic data far above chance from 5,000 images in 4 epochs
+        # (measured: 99.7 % test accuracy, 38 s on 2 cores), where the seed's plain SGD needed
+        # 9,000 images and 6 epochs to reach 63 % (100 s).
         "smoke": {
             "data": "synthetic",
             "validation_size": 1000,
-            "train_subset": 9000,
+            "train_subset": 5000,
             "test_subset": 1000,
-            "epochs": 6,
+            "epochs": 4,
+            "momentum": 0.9,
             "early_stopping_patience": 3,
         },
     },

@@ -68,7 +68,7 @@ def test_a_fraction_of_the_training_split_is_stratified_and_at_least_one_image_p
         x_test=np.zeros((1000, 1), np.uint8),
         y_test=labels[::10],
     )
-    for fraction, expected in ((0.1, 900), (1.0, 9000), (0.001, 10)):
+    for fraction, expected in ((0.1, 500), (1.0, 5000), (0.001, 10)):
         split = run_split(dataset, resolve("cnn", "smoke", train_fraction=fraction))
         assert len(split["y_train"]) == expected
         assert np.bincount(split["y_train"], minlength=10).tolist() == [expected // 10] * 10
@@ -105,7 +105,7 @@ def test_smoke_studies_write_their_summaries(tmp_path, trained_smoke_runs):
     assert frozen["parameters"]["trainable"] == 2_628_106
     efficiency = json.loads((root / "data-efficiency" / "summary.json").read_text())
     cnn = sorted((row["fraction"], row["train_images"]) for row in efficiency["runs"] if row["arm"] == "cnn")
-    assert cnn == [(1.0, 9000)] and len(efficiency["runs"]) == 3
+    assert cnn == [(1.0, 5000)] and len(efficiency["runs"]) == 3
     gradcam = json.loads((root / "gradcam" / "summary.json").read_text())
     assert all(row["has_gradcam"] for row in gradcam["runs"])
     # A second run retrains nothing: every run is already finished.
