@@ -1,14 +1,17 @@
 """The Colab notebook (notebooks/colab.ipynb) runs end to end here, off Colab, in the smoke profile.
 
 It is executed as Colab would run it (every cell in order, in a fresh kernel) with papermill's
-convention for parameters: the cell tagged `parameters` gets overriding assignments. It clones
-this checkout (the committed HEAD: `git clone` of a local path, no network) into a temporary
-folder, skips the install (this environment has the dependencies) and every Colab-only step,
-trains both smoke runs, shows the headline table and writes the results zip.
+convention for parameters: the cell tagged `parameters` gets overriding assignments. It runs in a
+clone of this checkout (the committed HEAD: `git clone` of a local path, no network) that a
+returning session left with one run finished, skips the install (this environment has the
+dependencies) and every Colab-only step, trains the missing smoke run, shows the headline table
+and writes the results zip.
 """
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import zipfile
 
 import nbformat
@@ -31,11 +34,18 @@ def _outputs(notebook) -> str:
     return "\n".join(texts)
 
 
-def test_the_colab_notebook_trains_shows_the_headline_and_writes_the_zip(tmp_path):
+def test_the_colab_notebook_trains_shows_the_headline_and_writes_the_zip(tmp_path, trained_smoke_runs):
     notebook = nbformat.read(NOTEBOOK, as_version=4)
+    # A session that comes back to its clone (Colab keeps /content until the runtime is recycled)
+    # with the CNN finished: the notebook uses the clone as it is, keeps the finished run and trains
+    # the missing one. (The CNN is the session's smoke run: training it again here would test nothing new.)
+    workdir = tmp_path / "cifarcmp"
+    subprocess.run(["git", "clone", "--quiet", str(PROJECT_ROOT), str(workdir)], check=True)
+    finished_cnn = workdir / "results" / "smoke" / "cnn" / "seed-0"
+    shutil.copytree(trained_smoke_runs["root"] / "cnn" / "seed-0", finished_cnn, symlinks=True)
+    cnn_manifest = (finished_cnn / "manifest.json").read_bytes()
     parameters = [cell for cell in notebook.cells if "parameters" in cell.metadata.get("tags", [])]
     assert len(parameters) == 1 and parameters[0] is notebook.cells[1], "the first code cell holds the parameters"
-    workdir = tmp_path / "cifarcmp"
     parameters[0].source += (
         f'\nPROFILE = "smoke"\nREPOSITORY = {str(PROJECT_ROOT)!r}\nWORKDIR = {str(workdir)!r}\n'
         "INSTALL = False\nUSE_DRIVE = True  # must be skipped off Colab\n"
@@ -46,6 +56,9 @@ def test_the_colab_notebook_trains_shows_the_headline_and_writes_the_zip(tmp_pat
 
     shown = _outputs(notebook)
     assert "not on Colab: the Drive and download steps are skipped" in shown
+    assert "already cloned; using it as it is" in shown
+    assert "2 runs planned: 1 done, 1 to train" in shown, shown
+    assert (finished_cnn / "manifest.json").read_bytes() == cnn_manifest  # kept, not trained again
     assert "| Model | Test accuracy | Test loss |" in shown  # the headline table, displayed as Markdown
     assert "| ResNet50 |" in shown and "| CNN |" in shown and "synthetic data" in shown
     assert not (workdir / "results").is_symlink()
