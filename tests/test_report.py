@@ -139,10 +139,15 @@ def test_discussion_names_the_winner_from_the_numbers(tmp_path):
 def test_discussion_overfitting_and_convergence_follow_the_numbers(tmp_path):
     wide = (_render(tmp_path / "a", overfit_gap=0.10) / "discussion.md").read_text()
     assert "a gap of 10.0 pp: a clear overfitting gap" in wide
-    narrow = (_render(tmp_path / "b", overfit_gap=0.0) / "discussion.md").read_text()
+    root = tmp_path / "b" / "results"
+    write_fixture_run(root / "resnet50" / "seed-0", "resnet50", test_accuracy=0.90, overfit_gap=0.0)
+    # Six epochs (smoke's CNN has four): the fixture CNN then stops early, at 5 of 6.
+    write_fixture_run(root / "cnn" / "seed-0", "cnn", test_accuracy=0.70, overfit_gap=0.0, epochs=6)
+    render(root, tmp_path / "b" / "generated")
+    narrow = (tmp_path / "b" / "generated" / "discussion.md").read_text()
     assert "a gap of 0.0 pp: little sign of overfitting" in narrow
     assert "clear overfitting gap." not in narrow
-    assert "stopped early by its validation loss" in narrow  # the fixture CNN stops at 5 of 6
+    assert "stopped early by its validation loss" in narrow
     # The fixture ResNet50 runs its profile's single epoch: no claim either way about improving.
     assert "its only epoch, so the run says nothing yet about whether it was still improving" in narrow
     longer = (_render(tmp_path / "c", overfit_gap=0.0, epochs=3) / "discussion.md").read_text()
