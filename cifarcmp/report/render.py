@@ -343,6 +343,7 @@ def _studies_context(studies: Studies | None, main_synthetic: bool, tables: dict
     before = set(tables)
     found = claims.build_claims(studies, synthetic)
     tables.update(found["tables"])
+    titles = {name: study.title or name for name, study in STUDIES.items()}
     sections = {}  # each study that ran: what its section on its page shows
     for name in studies.summaries if studies else []:
         study = STUDIES[name]
@@ -351,11 +352,11 @@ def _studies_context(studies: Studies | None, main_synthetic: bool, tables: dict
             built = study_table_builder(study)(studies, synthetic)
             tables[built.name] = built
             table_name = built.name
-        sections[name] = {"name": name, "title": study.title or name, "table": table_name, "page": study.page}
+        sections[name] = {"name": name, "title": titles[name], "table": table_name}
     return {
         "ran": list(studies.summaries) if studies else [],
         "all": {name: study.description for name, study in STUDIES.items()},
-        "titles": {name: study.title or name for name, study in STUDIES.items()},
+        "titles": titles,
         # The studies each page lists, in the registry's order, whether they ran or not.
         "on_page": {page: [name for name, study in STUDIES.items() if study.page == page] for page in STUDY_PAGES},
         "sections": sections,
