@@ -80,7 +80,14 @@ def distiller(teacher_model: keras.Model, student: keras.Model, config: RunConfi
     built = StudentDistiller(
         teacher=logits(teacher_model),
         student=logits(student),
-        distillation_losses=keras.distillation.LogitsDistillation(temperature=config.distillation_temperature),
+        distillation_losses=keras.distillation.LogitsDistillation(
+            temperature=config.distillation_temperature,
+            # Named as an instance on purpose: LogitsDistillation's default, the string
+            # "kl_divergence", becomes a plain function that its KL branch does not recognise
+            # (Keras 3.15.1 tests isinstance(loss, KLDivergence)), so the logits go to the KL
+            # unsoftened, are clipped to [1e-7, 1], and the loss is 0: the teacher would teach nothing.
+            loss=keras.losses.KLDivergence(),
+        ),
         student_loss_weight=config.distillation_alpha,
         name="distiller",
     )

@@ -192,7 +192,7 @@ def _train_attempt(config, out, work, dataset, split, training, started, checkpo
     if training.teacher is not None:
         # The teacher predicts every training image the student sees: a forward pass each.
         per_image += float(compute.forward_flops_per_image(training.trained.teacher))
-        counted += "; plus the teacher's forward pass per training image (distillation)"
+        counted += "; and the teacher's forward pass (distillation)"
     metrics["compute"] = {
         "forward_flops_per_image": forward,
         "training_flops": per_image * metrics["train_images"] * metrics["epochs_run"],
