@@ -15,7 +15,7 @@ from fixtures import write_fixture_run
 
 from cifarcmp import cli, config, plan, results
 from cifarcmp.errors import UserError
-from cifarcmp.executors import Outcome, local
+from cifarcmp.executors import Outcome, local, slurm
 from cifarcmp.train import distillation, models
 
 
@@ -109,26 +109,30 @@ def test_a_distilled_run_waits_until_its_teacher_has_finished(tmp_path):
     assert {run.arm: run.status for run in _plan(tmp_path).runs} == {"resnet50": "done", "cnn": "missing"}
 
 
-def _run_plan(monkeypatch, root, finishes):
-    """run-plan on `_plan`, with a local executor that "trains" a run by writing a fixture run when
+def _run_plan(monkeypatch, root, finishes, executor="local"):
+    """run-plan on `_plan`, with an executor that "trains" a run by writing a fixture run when
     `finishes(name)`; the list of rounds it was asked to train."""
     rounds = []
 
-    def train(todo, jobs, gpus_per_run, log_dir):
-        rounds.append([run.name for run in todo])
+    def train(todo):
+        if todo:  # SLURM's is asked every round too (to wait on arrays already submitted)
+            rounds.append([run.name for run in todo])
         for run in todo:
             if finishes(run.name):
                 write_fixture_run(run.out, run.config.model)
         return [Outcome(run.name, "exit 0" if finishes(run.name) else "exit 1", None) for run in todo]
 
     monkeypatch.setattr(cli, "_build_plan", lambda arguments: _plan(root))
-    monkeypatch.setattr(local, "run", train)
-    defaults = vars(cli._parser().parse_args(["run-plan", "--profile", "smoke"]))
+    monkeypatch.setattr(local, "run", lambda todo, jobs, gpus_per_run, log_dir: train(todo))
+    monkeypatch.setattr(cli, "_run_on_slurm", lambda arguments, built, todo, sbatch_arguments: train(todo))
+    monkeypatch.setattr(slurm, "mark_queued", lambda built: built)  # no scheduler to ask
+    defaults = vars(cli._parser().parse_args(["run-plan", "--profile", "smoke", "--executor", executor]))
     return rounds, argparse.Namespace(**defaults)
 
 
-def test_run_plan_trains_the_teacher_first_then_its_student(tmp_path, monkeypatch, capsys):
-    rounds, arguments = _run_plan(monkeypatch, tmp_path, finishes=lambda name: True)
+@pytest.mark.parametrize("executor", ["local", "slurm"])
+def test_run_plan_trains_the_teacher_first_then_its_student(tmp_path, monkeypatch, capsys, executor):
+    rounds, arguments = _run_plan(monkeypatch, tmp_path, finishes=lambda name: True, executor=executor)
     assert cli._run_plan(arguments) == 0
     assert rounds == [["smoke/resnet50/seed-0"], ["studies-smoke/distillation/cnn/seed-0"]]
     printed = capsys.readouterr().out
