@@ -14,7 +14,10 @@ and the student's layers are the run's own: training the Distiller trains them, 
 the student's weights alone (evaluate.keep_model), which evaluate.kept_model rebuilds like any run's.
 
 The teacher is frozen (the Distiller sets it untrainable) and runs in inference mode; it sees the
-same, possibly augmented, training images as the student. Each epoch's checkpoint holds the whole
+same, possibly augmented, training images as the student. The epoch log's `loss` and `val_loss`
+(history.csv) are the Distiller's objective above, the quantity trained, and early stopping watches
+`val_loss` as in every run; the log also holds its two parts (`student_loss`, `distillation_loss`).
+metrics.json's losses are the plain cross-entropy on the labels, computed as for every run. Each epoch's checkpoint holds the whole
 Distiller, the teacher's unchanged weights included (about 100 MB for ResNet50): Keras saves a
 model's weights whole, and a resumed run then restores exactly what it stopped with.
 """
