@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from cifarcmp.config import MODELS, PRECISIONS, PROFILES
+from cifarcmp.config import AUGMENTATIONS, MAX_UPSAMPLING, MODELS, PRECISIONS, PROFILES
 from cifarcmp.errors import UserError, disk_error, path_error, terminal_line
 
 MAX_SEED = 2**32 - 1
@@ -72,6 +72,38 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--fraction", type=float, default=None, help="train on this fraction of the training split, in (0, 1]"
     )
+    # What the improvement studies change (each a RunConfig field of the same name; a deviation from
+    # the seed's protocol, listed on every page the run reaches). Strings, checked in resolve_train.
+    train.add_argument(
+        "--augmentation",
+        default=None,
+        help=f"augment the training images only: {', '.join(AUGMENTATIONS)} (flip and 4 px pad-and-crop, "
+        "Keras' RandAugment, Keras' MixUp with soft labels); seeded, so a rerun sees the same images (default: none)",
+    )
+    train.add_argument(
+        "--teacher",
+        default=None,
+        metavar="RUN",
+        help="distil from this finished run's kept model (e.g. results/paper/resnet50/seed-0) with Keras' Distiller; "
+        "the run keeps the student's model alone and records the teacher's hash",
+    )
+    train.add_argument(
+        "--distillation-temperature", default=None, help="with --teacher: softmax temperature (default 3, Keras')"
+    )
+    train.add_argument(
+        "--distillation-alpha",
+        default=None,
+        help="with --teacher: weight of the labels' loss, in [0, 1); the teacher's gets the rest (default 0.5, Keras')",
+    )
+    train.add_argument(
+        "--learning-rate", default=None, help="initial SGD learning rate, a positive number (seed: 0.01)"
+    )
+    train.add_argument(
+        "--upsampling",
+        default=None,
+        help=f"transfer models: factor from 32 px, a whole number 1 to {MAX_UPSAMPLING} ({MAX_UPSAMPLING}: 224 px, the seed's)",
+    )
+    train.add_argument("--epochs", default=None, help="maximum number of epochs, a positive whole number")
 
     data = commands.add_parser(
         "data",
@@ -175,6 +207,12 @@ def _parser() -> argparse.ArgumentParser:
         help="also predict the test set again from each run's kept model (its data must be at hand) "
         "and say how far the new predictions are from the stored ones",
     )
+    evaluate.add_argument(
+        "--flip",
+        action="store_true",
+        help="with --predict: also predict the test images mirrored left to right (test-time augmentation); "
+        "compared with the stored ones, or added to predictions.npz of a run trained before runs stored them",
+    )
     return parser
 
 
@@ -236,6 +274,13 @@ def resolve_train(arguments):
         weights=_weights(arguments.weights, arguments.model),
         train_fraction=arguments.fraction,
         precision=arguments.precision,
+        augmentation=arguments.augmentation,
+        teacher=_teacher(arguments.teacher),
+        distillation_temperature=_number("--distillation-temperature", arguments.distillation_temperature),
+        distillation_alpha=_number("--distillation-alpha", arguments.distillation_alpha),
+        learning_rate=_number("--learning-rate", arguments.learning_rate),
+        upsampling=_whole("--upsampling", arguments.upsampling),
+        epochs=_whole("--epochs", arguments.epochs),
     )
     if arguments.arm is None:
         return config.resolve(arguments.model, arguments.profile, **overrides)
@@ -254,6 +299,14 @@ def _train(arguments) -> int:
     if arguments.out is not None and not arguments.out.strip():
         raise UserError("--out '': names no results folder; give a folder such as results/mine/cnn/seed-0")
     out = Path(arguments.out).expanduser().absolute() if arguments.out is not None else config.default_run_dir(resolved)
+    if resolved.teacher:
+        from cifarcmp.train import teacher  # no Keras: the folder, its manifest and its model's hash
+
+        if Path(resolved.teacher).resolve() == out.resolve():
+            raise UserError(
+                f"--teacher {arguments.teacher}: is this run's own folder; give a finished run to learn from"
+            )
+        teacher.check(resolved.teacher)
     from cifarcmp import results
 
     # Every check that needs no Keras, before Keras is imported (train repeats them under the lock).
@@ -329,7 +382,8 @@ def _plan(arguments) -> int:
         return 0
     width = max(len(run.name) for run in [*built.runs, *built.copies])
     for run in built.runs:
-        print(f"{run.status:<12} {run.name:<{width}}  {_shown(run.out)}")
+        after = f"  (after its teacher {_shown(Path(run.config.teacher))})" if run.status == "waiting" else ""
+        print(f"{run.status:<12} {run.name:<{width}}  {_shown(run.out)}{after}")
     for run in built.copies:
         state = "copied" if run.status == "done" else "copy"
         print(f"{state:<12} {run.name:<{width}}  same configuration as {run.same_as}: trained once, copied here")
@@ -377,16 +431,14 @@ def _run_plan(arguments) -> int:
     if arguments.dry_run and arguments.executor != "slurm":
         raise UserError("--dry-run shows a SLURM submission; add --executor slurm (`cifarcmp plan` lists the runs)")
     sbatch_arguments = (*arguments.sbatch_arg, *_split_sbatch_args(arguments.sbatch_args))
-    built = _build_plan(arguments)
-    if arguments.executor == "slurm":
-        from cifarcmp.executors import slurm
-
-        built = slurm.mark_queued(built)
+    built = _current_plan(arguments)
     todo = built.with_status("missing", "interrupted")
     elsewhere = built.with_status("running", "queued")
+    waiting = built.with_status("waiting")
     print(
         f"{len(built.runs)} runs planned: {len(built.with_status('done'))} done, {len(todo)} to train"
         + (f", {len(elsewhere)} training or queued elsewhere" if elsewhere else "")
+        + (f", {len(waiting)} waiting for their teacher run (trained once it is done)" if waiting else "")
         + (
             f" (and {len(built.copies)} study folders that copy a run of the same configuration)"
             if built.copies
@@ -394,19 +446,36 @@ def _run_plan(arguments) -> int:
         ),
         flush=True,
     )
-    outcomes = []
     if arguments.executor == "local":
-        from cifarcmp.executors import local
-
         for run in elsewhere:
             print(f"not started: {run.name} is being trained by another process (its lock is held)", flush=True)
-        if todo:
-            stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-            outcomes = local.run(todo, arguments.jobs or 1, arguments.gpus_per_run, built.results / ".local" / stamp)
-    else:
-        outcomes = _run_on_slurm(arguments, built, todo, sbatch_arguments)
-        if outcomes is None:  # --dry-run
-            return 0
+    # In rounds: the runs that can train now; then those that waited for a teacher trained meanwhile,
+    # until no waiting run has become trainable. A run is tried once per command.
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    outcomes, waited = [], {run.name for run in waiting}
+    while True:
+        if arguments.executor == "local":
+            from cifarcmp.executors import local
+
+            if todo:
+                log_dir = built.results / ".local" / stamp
+                outcomes += local.run(todo, arguments.jobs or 1, arguments.gpus_per_run, log_dir)
+        else:
+            submitted = _run_on_slurm(arguments, built, todo, sbatch_arguments)
+            if submitted is None:  # --dry-run: the first round only
+                if waiting:
+                    print(f"(then {len(waiting)} run(s) waiting for their teacher, as an array of their own)")
+                return 0
+            outcomes += submitted
+        if not waited:
+            break
+        built = _current_plan(arguments)
+        waited |= {run.name for run in built.with_status("waiting")}
+        todo = [run for run in built.with_status("missing", "interrupted") if run.name in waited]
+        if not todo:
+            break
+        waited -= {run.name for run in todo}
+        print(f"{len(todo)} run(s) whose teacher has finished: training them now", flush=True)
     # Whether a run finished is read from disk, whatever its process or task said.
     after = _build_plan(arguments)
     unfinished = [run for run in after.runs if run.status != "done"]
@@ -422,6 +491,16 @@ def _run_plan(arguments) -> int:
         summaries.write_summaries(after)
     print(f"all {len(after.runs)} runs done; results in {after.results}")
     return 0
+
+
+def _current_plan(arguments):
+    """The plan as it stands now (on SLURM, with the runs a live array holds marked queued)."""
+    built = _build_plan(arguments)
+    if arguments.executor == "slurm":
+        from cifarcmp.executors import slurm
+
+        built = slurm.mark_queued(built)
+    return built
 
 
 def _split_sbatch_args(text: str) -> list[str]:
@@ -496,6 +575,8 @@ def _why_unfinished(run, outcome) -> str:
         return f"NOT FINISHED {run.name}: another process is still training it (it holds {run.out}.lock)"
     if run.status == "queued":
         return f"NOT FINISHED {run.name}: still queued on SLURM"
+    if run.status == "waiting":
+        return f"NOT STARTED {run.name}: its teacher {run.config.teacher} has not finished"
     what = "interrupted after some epochs" if run.status == "interrupted" else "never started training"
     last = _last_line(outcome.log) if outcome and outcome.log else None
     where = f"log: {outcome.log}" if outcome and outcome.log else "its output is above"
@@ -522,6 +603,8 @@ def _advice(unfinished, logs) -> str:
         parts.append("rerun the same command to resume the interrupted ones from their last epoch")
     if "missing" in statuses:
         parts.append("the ones that never started failed before training: fix what their logs say, then rerun")
+    if "waiting" in statuses:
+        parts.append("the waiting ones train once their teacher run has finished: see why it did not, then rerun")
     if statuses & {"running", "queued"}:
         parts.append("the others are still training elsewhere: rerun when they are done, and it waits for nothing")
     return "; ".join(parts)
@@ -575,6 +658,36 @@ def _summaries_if_all_done(plan_file: Path) -> int:
     return 0
 
 
+def _number(option: str, value: str | None) -> float | None:
+    """A number given on the command line (its range is config.resolve's to check)."""
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise UserError(f"{option} {value!r}: not a number") from None
+
+
+def _whole(option: str, value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise UserError(f"{option} {value!r}: not a whole number") from None
+
+
+def _teacher(value: str | None) -> str | None:
+    """--teacher as an absolute folder, so the run's config.json names it wherever it is resumed from."""
+    if value is None:
+        return None
+    if not value.strip():
+        raise UserError(
+            "--teacher '': names no run; give a finished run's folder such as results/paper/resnet50/seed-0"
+        )
+    return str(Path(value).expanduser().absolute())
+
+
 def _seed(value: str) -> int:
     try:
         seed = int(value)
@@ -622,6 +735,29 @@ def _data_source(value: str | None) -> str | None:
     return value
 
 
+def _flipped(run, again: dict) -> None:
+    """Compare the mirrored images' predictions with the stored ones, or store them where there are none."""
+    from cifarcmp import results
+    from cifarcmp.analysis import evaluation
+
+    if results.FLIPPED in run.predictions:
+        stored = {**run.predictions, "probabilities": run.predictions[results.FLIPPED]}
+        made = {**again, "probabilities": again[results.FLIPPED]}
+        print(f"{run.path}: mirrored images: {evaluation.prediction_agreement(stored, made)}")
+    elif _same_images(run.predictions, again):
+        results.add_flipped_predictions(run, again[results.FLIPPED])
+        print(f"{run.path}: mirrored test images predicted and added to predictions.npz ({results.FLIPPED})")
+    else:
+        raise UserError(f"{run.path}: predicted again on other test images than it stored; nothing added")
+
+
+def _same_images(stored: dict, again: dict) -> bool:
+    """Whether two sets of predictions cover the same test images with the same labels."""
+    import numpy as np
+
+    return np.array_equal(stored["indices"], again["indices"]) and np.array_equal(stored["labels"], again["labels"])
+
+
 def _data(arguments) -> int:
     from cifarcmp.data import source as data
 
@@ -655,6 +791,8 @@ def _evaluate(arguments) -> int:
     from cifarcmp import results
     from cifarcmp.analysis import evaluation
 
+    if arguments.flip and not arguments.predict:
+        raise UserError("--flip predicts the mirrored test images from each run's kept model; add --predict")
     runs = results.find_runs(arguments.results)
     if not runs:
         raise UserError(f"{arguments.results}: holds no finished run")
@@ -663,8 +801,10 @@ def _evaluate(arguments) -> int:
         if arguments.predict:
             from cifarcmp.train import evaluate
 
-            again = evaluate.predict_again(run)
+            again = evaluate.predict_again(run, flip=arguments.flip)
             print(f"{path}: {evaluation.prediction_agreement(run.predictions, again)}")
+            if arguments.flip:
+                _flipped(run, again)
         result = evaluation.evaluation(run)
         results.write_evaluation(run, result)
         accuracy = result["accuracy"]

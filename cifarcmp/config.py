@@ -11,7 +11,9 @@ Every field that differs from `paper` is listed in `deviations`, so a reader of 
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
 
 from cifarcmp import architectures
 from cifarcmp.errors import UserError
@@ -24,6 +26,13 @@ SEED_MODELS = tuple(name for name, entry in architectures.ARCHITECTURES.items() 
 PROFILES = ("paper", "quick", "smoke")
 # Arithmetic precision: float32 throughout (the seed's), or Keras' mixed precision (train/models.py).
 PRECISIONS = ("float32", "mixed")
+# Training-split augmentations (train/augmentation.py): none (the seed's), a horizontal flip with a
+# random shift of up to 4 px (pad and crop, He et al. 2016), Keras' RandAugment, Keras' MixUp.
+AUGMENTATIONS = ("none", "flip-crop", "randaugment", "mixup")
+# The largest upsampling factor: 7 takes CIFAR-10's 32 px to the 224 px ImageNet weights were trained at.
+MAX_UPSAMPLING = 7
+# A bound on `epochs`, so config.json's per-epoch schedule stays a small file.
+MAX_EPOCHS = 10_000
 
 
 @dataclass(frozen=True)
@@ -74,6 +83,22 @@ class RunConfig:
     # TensorFlow's guide), at a small cost in precision, so it is listed as a deviation.
     precision: str = "float32"  # "float32" or "mixed"
 
+    # Augmentation of the training images (never validation or test), in the input pipeline
+    # (train/augmentation.py): one of AUGMENTATIONS. The seed used none. Each batch is augmented
+    # by layers seeded from the run's seed, the epoch and the batch, so a rerun or a resumed run
+    # sees the same images. "mixup" mixes the labels too, so its runs train on one-hot labels with
+    # categorical cross-entropy; every run's reported figures are computed alike, on plain images.
+    augmentation: str = "none"
+
+    # Knowledge distillation (train/distillation.py, keras.distillation.Distiller with
+    # LogitsDistillation): the folder of a finished run whose kept model teaches this one (empty:
+    # none, as in the seed). The kept model of this run is the student's alone. The two constants
+    # are Keras' defaults (LogitsDistillation's temperature, Distiller's student_loss_weight),
+    # written here so a run records them whatever a later Keras defaults to.
+    teacher: str = ""
+    distillation_temperature: float = 3.0  # softens both models' outputs before they are compared
+    distillation_alpha: float = 0.5  # weight of the labels' cross-entropy; 1 - alpha weighs the teacher's
+
     deviations: tuple[str, ...] = field(default=())  # how this run departs from the seed's protocol
 
     @property
@@ -101,8 +126,6 @@ class RunConfig:
 
 def learning_rate_for_epoch(config: RunConfig, epoch: int) -> float:
     """The rate used during `epoch` (0-based): constant, then exponential decay."""
-    import math
-
     decayed_epochs = max(0, epoch - config.lr_constant_epochs + 1)
     return config.learning_rate * math.exp(-config.lr_decay_per_epoch * decayed_epochs)
 
@@ -114,7 +137,7 @@ def paper_config(model: str) -> RunConfig:
 
 
 # Defaults compared against `paper` only where the field is part of the protocol.
-_NOT_PROTOCOL = {"profile", "seed", "deviations", "data", "weights", "arm"}
+_NOT_PROTOCOL = {"profile", "seed", "deviations", "data", "weights", "arm", "teacher"}
 
 # The arms a run can belong to: every network of cifarcmp/architectures.py under its own protocol,
 # and the two variants of the transfer-learning study (Kornblith et al. 2019 compare the same
@@ -147,6 +170,8 @@ def resolve(model: str, profile: str = "paper", **overrides) -> RunConfig:
     paper = paper_config(model)
     changes = dict(entry.profile_changes.get(profile, {}))
     changes.update({key: value for key, value in overrides.items() if value is not None})
+    if isinstance(changes.get("teacher"), Path):  # a study may name the teacher's folder as a Path
+        changes["teacher"] = str(changes["teacher"])
     known = {f.name for f in fields(RunConfig)}
     unknown = set(changes) - known
     if unknown:
@@ -156,6 +181,7 @@ def resolve(model: str, profile: str = "paper", **overrides) -> RunConfig:
         raise UserError(f"unknown precision {config.precision!r}; choose one of: {', '.join(PRECISIONS)}")
     if not 0 < config.train_fraction <= 1:
         raise UserError(f"training fraction {config.train_fraction} is outside (0, 1]")
+    _check_training_changes(config, paper)
     deviations = [
         f"{name}: {getattr(config, name)!r} instead of {getattr(paper, name)!r}"
         for name in sorted(known - _NOT_PROTOCOL)
@@ -165,7 +191,58 @@ def resolve(model: str, profile: str = "paper", **overrides) -> RunConfig:
         deviations.append(f"data: {config.data!r} instead of the official CIFAR-10 download")
     if entry.transfer and config.weights != "imagenet":
         deviations.append(f"weights: {config.weights!r} instead of ImageNet")
+    if config.teacher:
+        # The folder's last three parts name the teacher (<tag>/<model>/seed-<N>); the full path
+        # stays in config.json, and the teacher's model hash in the manifest.
+        shown = "/".join(Path(config.teacher).parts[-3:])
+        deviations.append(f"teacher: distilled from the run {shown!r} instead of trained on the labels alone")
     return replace(config, deviations=tuple(deviations))
+
+
+def _positive_number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+
+
+def _whole_number(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_training_changes(config: RunConfig, paper: RunConfig) -> None:
+    """The fields a study or `cifarcmp train` may change, each refused in one line when it cannot work."""
+    if not _positive_number(config.learning_rate):
+        raise UserError(f"learning rate {config.learning_rate!r}: not a positive finite number (the seed's is 0.01)")
+    if not _whole_number(config.epochs) or not 1 <= config.epochs <= MAX_EPOCHS:
+        raise UserError(f"epochs {config.epochs!r}: not a whole number from 1 to {MAX_EPOCHS:,}")
+    entry = architectures.get(config.model)
+    if not _whole_number(config.upsampling) or not 1 <= config.upsampling <= MAX_UPSAMPLING:
+        raise UserError(
+            f"upsampling {config.upsampling!r}: not a whole number from 1 to {MAX_UPSAMPLING} "
+            f"(the factor from 32 px; {MAX_UPSAMPLING} gives 224 px)"
+        )
+    if not entry.transfer and config.upsampling != paper.upsampling:
+        raise UserError(
+            f"upsampling {config.upsampling}: the {entry.short_label} sees 32 px images; only transfer models upsample"
+        )
+    if entry.transfer and 32 * config.upsampling < entry.min_image_size:
+        smallest = math.ceil(entry.min_image_size / 32)
+        raise UserError(
+            f"upsampling {config.upsampling}: {entry.short_label} needs images of at least "
+            f"{entry.min_image_size} px; use {smallest} or more"
+        )
+    if config.augmentation not in AUGMENTATIONS:
+        raise UserError(f"unknown augmentation {config.augmentation!r}; choose one of: {', '.join(AUGMENTATIONS)}")
+    if not isinstance(config.teacher, str):
+        raise UserError(f"teacher {config.teacher!r}: not a folder")
+    if not _positive_number(config.distillation_temperature):
+        raise UserError(f"distillation temperature {config.distillation_temperature!r}: not a positive finite number")
+    alpha = config.distillation_alpha
+    if not (isinstance(alpha, int | float) and not isinstance(alpha, bool) and 0 <= alpha < 1):
+        raise UserError(
+            f"distillation alpha {alpha!r}: outside [0, 1) (the weight of the labels; 1 would ignore the teacher)"
+        )
+    distillation = (config.distillation_temperature, config.distillation_alpha)
+    if not config.teacher and distillation != (paper.distillation_temperature, paper.distillation_alpha):
+        raise UserError("distillation temperature and alpha apply only to a run with a teacher (--teacher RUN)")
 
 
 def results_tag(config: RunConfig) -> str:

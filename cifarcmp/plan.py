@@ -9,6 +9,8 @@ from disk:
 - `running`: another command is training it now (it holds the run's lock, `<dir>.lock`);
 - `queued`: a SLURM job array submitted for it has not started it yet (set by the caller, which
   asks squeue; building a plan asks no scheduler);
+- `waiting`: a distilled run whose teacher (config `teacher`, another run's folder) has not
+  finished yet: it can train only once that run is done (`run-plan` trains in rounds);
 - `interrupted`: `<dir>.incomplete/` is there; training it again resumes from its last epoch;
 - `missing`: nothing is there yet.
 
@@ -37,7 +39,7 @@ from cifarcmp.studies import STUDIES
 from cifarcmp.studies.study import Request, Wanted
 
 DEFAULT_FRACTIONS = (0.01, 0.1, 1.0)
-STATUSES = ("done", "running", "queued", "interrupted", "missing")
+STATUSES = ("done", "running", "queued", "waiting", "interrupted", "missing")
 DERIVED_FIELDS = {"deviations", "lr_schedule", "image_size"}
 
 
@@ -200,7 +202,7 @@ def build(settings: PlanSettings) -> Plan:
             name=entry.folder.relative_to(settings.results_root).as_posix(),
             config=run_config,
             out=entry.folder,
-            status=status(entry.folder, copy=trained is not None),
+            status=status(entry.folder, copy=trained is not None, teacher=run_config.teacher),
             arm=entry.arm,
             fraction=entry.fraction,
             seed=entry.seed,
@@ -218,14 +220,17 @@ def build(settings: PlanSettings) -> Plan:
     return Plan(settings, runs, main, studies_root, groups, copies)
 
 
-def status(out: Path, copy: bool = False) -> str:
-    """Where the run in `out` stands on disk (a copy is `done` once copied, else `missing`)."""
+def status(out: Path, copy: bool = False, teacher: str = "") -> str:
+    """Where the run in `out` stands on disk (a copy is `done` once copied, else `missing`); a run
+    distilled from `teacher` (a run's folder) is `waiting` until that run is finished."""
     if results.is_finished(out):
         return "done"
     if copy:
         return "missing"
     if lock_held(results.lock_path(out)):
         return "running"
+    if teacher and not results.is_finished(Path(teacher)):
+        return "waiting"
     if (results.incomplete_path(out) / "config.json").is_file():
         return "interrupted"
     return "missing"

@@ -14,7 +14,9 @@ when every file below is written, so a directory without the `.incomplete` suffi
 |                   | learning_rate, seconds                                                 |
 | `metrics.json`    | final train / validation / test figures, epochs, timings, throughput   |
 | `predictions.npz` | `labels` (int64, N), `probabilities` (float32, N x 10) for the test   |
-|                   | set, `indices` (int64, N) into the test split                          |
+|                   | set, `indices` (int64, N) into the test split; optional               |
+|                   | `flipped_probabilities` (float32, N x 10): the same images mirrored   |
+|                   | left to right, for test-time augmentation (runs before it lack it)    |
 | `samples.npz`     | `images` (uint8, K x 32 x 32 x 3) and `labels` drawn from the training |
 |                   | split, for the report's sample grid                                    |
 | `gallery.npz`     | optional: the test images of the most confident mistakes, with        |
@@ -56,7 +58,7 @@ import numpy as np
 
 from cifarcmp import schema
 from cifarcmp.errors import UserError
-from cifarcmp.files import write_text_atomically, write_texts_together
+from cifarcmp.files import replaced_atomically, write_text_atomically, write_texts_together
 from cifarcmp.text import spreadsheet_cell
 
 SCHEMA_VERSION = 1
@@ -86,6 +88,14 @@ HISTORY_COLUMNS = (
 )
 # Written when known, not required: seconds of the epoch spent training, before validation.
 OPTIONAL_HISTORY_COLUMNS = ("train_seconds",)
+
+
+# predictions.npz: the arrays every run has, and those runs from before them lack.
+PREDICTIONS = ("labels", "probabilities", "indices")
+# The softmax outputs for the mirrored test images (train/evaluate.py): averaged with
+# `probabilities`, they are horizontal-flip test-time augmentation, with no retraining.
+FLIPPED = "flipped_probabilities"
+OPTIONAL_PREDICTIONS = (FLIPPED,)
 
 
 # The contract's rules are JSON Schema (cifarcmp/schema.py); every file is checked when it is read.
@@ -259,7 +269,7 @@ def load_run(path: Path | str) -> Run:
         files[name] = read_json(path / name)
         schema.check(path / name, files[name], rule)
     history = read_history(path / "history.csv")
-    predictions = read_npz(path / "predictions.npz", ("labels", "probabilities", "indices"))
+    predictions = read_npz(path / "predictions.npz", PREDICTIONS, optional=OPTIONAL_PREDICTIONS)
     samples = read_npz(path / "samples.npz", ("images", "labels"))
     run = Run(
         path,
@@ -312,14 +322,15 @@ def _integers(where: Path, name: str, array: np.ndarray, count: int, high: int |
 
 
 def _check_predictions(where: Path, predictions: dict, test_images: int) -> None:
-    probabilities = predictions["probabilities"]
-    if probabilities.shape != (test_images, CLASSES) or probabilities.dtype.kind != "f":
-        raise UserError(
-            f"{where}: probabilities are {probabilities.dtype} {probabilities.shape}, expected floats of shape "
-            f"({test_images}, {CLASSES}) (metrics.json's test_images by {CLASSES} classes)"
-        )
-    if not np.all(np.isfinite(probabilities)) or probabilities.min() < 0 or probabilities.max() > 1 + 1e-6:
-        raise UserError(f"{where}: probabilities must be finite and in 0..1")
+    for name in ("probabilities", *(key for key in OPTIONAL_PREDICTIONS if key in predictions)):
+        probabilities = predictions[name]
+        if probabilities.shape != (test_images, CLASSES) or probabilities.dtype.kind != "f":
+            raise UserError(
+                f"{where}: {name} are {probabilities.dtype} {probabilities.shape}, expected floats of shape "
+                f"({test_images}, {CLASSES}) (metrics.json's test_images by {CLASSES} classes)"
+            )
+        if not np.all(np.isfinite(probabilities)) or probabilities.min() < 0 or probabilities.max() > 1 + 1e-6:
+            raise UserError(f"{where}: {name} must be finite and in 0..1")
     _integers(where, "labels", predictions["labels"], test_images, CLASSES)
     _integers(where, "indices", predictions["indices"], test_images)
 
@@ -340,9 +351,11 @@ def _check_images(where: Path, arrays: dict, minimum: int = 0) -> None:
 MAX_NPZ_ARRAY_BYTES = 10_000 * 32 * 32 * 3
 
 
-def read_npz(path: Path, keys: tuple[str, ...], limit: int = MAX_NPZ_ARRAY_BYTES) -> dict:
-    """The named arrays of an .npz file (no pickles), each at most `limit` bytes; UserError naming
-    the file otherwise."""
+def read_npz(
+    path: Path, keys: tuple[str, ...], limit: int = MAX_NPZ_ARRAY_BYTES, optional: tuple[str, ...] = ()
+) -> dict:
+    """The named arrays of an .npz file (no pickles), each at most `limit` bytes, and those of
+    `optional` it holds; UserError naming the file otherwise."""
     try:
         with zipfile.ZipFile(path) as archive:
             members = {info.filename.removesuffix(".npy"): info for info in archive.infolist()}
@@ -350,7 +363,7 @@ def read_npz(path: Path, keys: tuple[str, ...], limit: int = MAX_NPZ_ARRAY_BYTES
             if missing:
                 raise UserError(f"{path}: missing arrays {', '.join(missing)}")
             arrays = {}
-            for key in keys:
+            for key in (*keys, *(key for key in optional if key in members)):
                 with archive.open(members[key]) as member:
                     arrays[key] = _bounded_array(path, key, member, members[key].file_size, limit)
             return arrays
@@ -511,6 +524,20 @@ def confusion_csv(counts: list[list[int]], names: list[str]) -> str:
     for name, row in zip(names, counts):
         writer.writerow([spreadsheet_cell(name), *row])
     return buffer.getvalue()
+
+
+def add_flipped_predictions(run: Run, flipped: np.ndarray) -> None:
+    """Add the mirrored test images' probabilities to the predictions.npz of a run trained before
+    runs stored them (`cifarcmp evaluate --predict --flip`), all or nothing."""
+    where = run.path / "predictions.npz"
+    arrays = {**{key: run.predictions[key] for key in PREDICTIONS}, FLIPPED: np.asarray(flipped, dtype=np.float32)}
+    _check_predictions(where, arrays, run.metrics["test_images"])
+    try:
+        with replaced_atomically(where, ".npz") as temporary:
+            np.savez_compressed(temporary, **arrays)
+    except OSError as error:
+        raise UserError(f"{where}: cannot write it ({error.strerror or error}); it is unchanged") from None
+    run.predictions[FLIPPED] = arrays[FLIPPED]
 
 
 def write_evaluation(run: Run, result: dict) -> None:

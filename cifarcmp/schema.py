@@ -24,7 +24,7 @@ from pathlib import Path
 import jsonschema
 from jsonschema import Draft202012Validator, FormatChecker
 
-from cifarcmp.config import ARMS, MODELS, PROFILES, RunConfig
+from cifarcmp.config import ARMS, AUGMENTATIONS, MODELS, PROFILES, RunConfig
 from cifarcmp.errors import UserError
 from cifarcmp.text import class_name_problem
 
@@ -112,9 +112,26 @@ CONFIG_LIMITS = {
     "upsampling": POSITIVE,
     "dropout": listing(FRACTION, limit=10),
     "deviations": listing(text(1000), limit=100),
+    "augmentation": text(choices=AUGMENTATIONS),
+    "teacher": text(1000),
+    "distillation_temperature": POSITIVE_NUMBER,
+    "distillation_alpha": FRACTION,
 }
 # Fields runs from before they existed lack; every other field of RunConfig is required.
-CONFIG_ADDED_LATER = ("arm", "data", "weights", "train_fraction", "freeze_base", "upsampling", "dropout", "precision")
+CONFIG_ADDED_LATER = (
+    "arm",
+    "data",
+    "weights",
+    "train_fraction",
+    "freeze_base",
+    "upsampling",
+    "dropout",
+    "precision",
+    "augmentation",
+    "teacher",
+    "distillation_temperature",
+    "distillation_alpha",
+)
 _TYPES = {"str": text(), "int": COUNT, "float": NON_NEGATIVE, "bool": BOOLEAN}
 
 
@@ -161,6 +178,12 @@ MANIFEST = record(
         "model": record(
             {"file": text(choices=("model.weights.h5",)), "sha256": text(64, 64), "bytes": POSITIVE},
             {"keras": text(64)},
+        ),
+        # A distilled run's teacher (train/distillation.py): its folder, what it is, and the hash
+        # of the kept model that taught, so the report can trace it to one trained network.
+        "teacher": record(
+            {"run": text(1000, 1), "model_sha256": text(64, 64)},
+            {"model": text(64), "seed": COUNT, "test_accuracy": FRACTION, "forward_flops_per_image": POSITIVE_NUMBER},
         ),
     },
 )

@@ -45,7 +45,7 @@ def test_the_paper_report_with_every_study_and_three_seeds_trains_30_distinct_ru
     assert {copy.same_as for copy in built.copies} == {
         f"paper/{model}/seed-{seed}" for model in ("resnet50", "cnn") for seed in range(3)
     }
-    assert built.counts() == {"done": 0, "running": 0, "queued": 0, "interrupted": 0, "missing": 30}
+    assert built.counts() == {"done": 0, "running": 0, "queued": 0, "waiting": 0, "interrupted": 0, "missing": 30}
     assert len(built.study_runs("data-efficiency")) == 3 * 3 * 3  # fraction 1 shared with the arms
 
 
@@ -92,7 +92,7 @@ def test_plan_command_prints_each_run_and_a_count(tmp_path):
     assert lines[1].split()[:2] == ["done", "smoke/cnn/seed-0"]
     assert lines[-1] == "2 runs: 1 done, 1 missing"
     document = json.loads(_cli("plan", "--profile", "smoke", "--json", "--results-root", tmp_path).stdout)
-    assert document["counts"] == {"done": 1, "running": 0, "queued": 0, "interrupted": 0, "missing": 1}
+    assert document["counts"] == {"done": 1, "running": 0, "queued": 0, "waiting": 0, "interrupted": 0, "missing": 1}
     assert document["runs"][1]["arguments"][:2] == ["--model", "cnn"]
 
 

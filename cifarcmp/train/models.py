@@ -196,11 +196,23 @@ def precision_note(model: keras.Model) -> str:
     return f"; precision {policy} (Keras policy)"
 
 
-def compile_for_training(model: keras.Model, config: RunConfig) -> None:
+def compile_for_training(model: keras.Model, config: RunConfig, from_logits: bool = False) -> None:
+    """The seed's SGD and cross-entropy. On class indices, as the seed; on one-hot labels where
+    the run's augmentation mixes them (MixUp), the same loss in its categorical form, which takes
+    soft labels. `from_logits`: the model outputs logits (the Distiller, distillation.py)."""
+    soft = config.augmentation == "mixup"  # augmentation.soft_labels, without importing the pipeline here
+    if soft:
+        loss = keras.losses.CategoricalCrossentropy(from_logits=from_logits)
+        accuracy = keras.metrics.CategoricalAccuracy(name="accuracy")
+    elif from_logits:
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        accuracy = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
+    else:  # the seed's, as its code names them
+        loss, accuracy = "sparse_categorical_crossentropy", "accuracy"
     model.compile(
         optimizer=keras.optimizers.SGD(learning_rate=config.learning_rate, momentum=config.momentum),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
+        loss=loss,
+        metrics=[accuracy],
     )
 
 

@@ -18,6 +18,7 @@ import json
 import shutil
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import keras
@@ -27,8 +28,18 @@ from cifarcmp import architectures, lock, results, stats
 from cifarcmp.config import RunConfig, learning_rate_for_epoch
 from cifarcmp.data import source as data
 from cifarcmp.data import splits
-from cifarcmp.errors import disk_error, terminal_line
-from cifarcmp.train import compute, evaluate, gradcam, models, monitoring, provenance, stopping
+from cifarcmp.errors import UserError, disk_error, terminal_line
+from cifarcmp.train import (
+    augmentation,
+    compute,
+    distillation,
+    evaluate,
+    gradcam,
+    models,
+    monitoring,
+    provenance,
+    stopping,
+)
 from cifarcmp.train.checkpoints import Checkpoints, SaveEveryEpoch
 
 SAMPLES_PER_CLASS = 10
@@ -38,6 +49,9 @@ RESUMES = "resumed.json"  # in the work folder: when the run was resumed, and fr
 # In the work folder: every attempt at this run (started, ended, seconds), so the manifest can add
 # up a run that was interrupted, requeued or resumed, not just its last attempt.
 ATTEMPTS = "attempts.json"
+# In the work folder of a distilled run: the teacher it started with, so a resume cannot go on
+# with another teacher (one retrained meanwhile) while the checkpoint holds the first.
+TEACHER = "teacher.json"
 
 
 class EpochTimer(keras.callbacks.Callback):
@@ -96,8 +110,12 @@ def train(config: RunConfig, out: Path, force: bool = False) -> Path:
             file=sys.stderr,
         )
     split = splits.run_split(dataset, config)
+    teacher = distillation.load_teacher(config, dataset.sha256) if config.teacher else None
     model = models.build(config)
-    models.compile_for_training(model, config)
+    # What fit trains: the model itself, or the Distiller that trains it from the teacher.
+    trained = distillation.distiller(teacher[0], model, config) if teacher else model
+    models.compile_for_training(trained, config, from_logits=teacher is not None)
+    training = Training(model, trained, teacher[1] if teacher else None)
     if model.dtype_policy.name != "float32":  # said before training, not after hours of it
         print(f"{config.name}{models.precision_note(model)}", flush=True)
     work = results.incomplete_path(out)
@@ -108,7 +126,7 @@ def train(config: RunConfig, out: Path, force: bool = False) -> Path:
             return out
         results.check_destination(out, force)
         try:
-            return _train_locked(config, out, work, force, dataset, split, model, started)
+            return _train_locked(config, out, work, force, dataset, split, training, started)
         except OSError as error:
             translated = disk_error(error, work)
             if translated is None:
@@ -116,7 +134,17 @@ def train(config: RunConfig, out: Path, force: bool = False) -> Path:
             raise translated from None
 
 
-def _train_locked(config, out, work, force, dataset, split, model, started) -> Path:
+@dataclass(frozen=True)
+class Training:
+    """The network a run trains and keeps, what fit trains (the network, or the Distiller around
+    it), and what the manifest records of the teacher (None without distillation)."""
+
+    model: keras.Model
+    trained: keras.Model
+    teacher: dict | None
+
+
+def _train_locked(config, out, work, force, dataset, split, training, started) -> Path:
     action = results.interrupted_run(work, json.loads(json.dumps(config.to_dict())), force)
     if action == "resume" and results.is_finished(work):
         # Killed after the last file was written but before the rename: only the rename is left.
@@ -125,24 +153,27 @@ def _train_locked(config, out, work, force, dataset, split, model, started) -> P
         print(f"{config.name}: the interrupted run was complete; results in {out}")
         return out
     checkpoints = _prepare_work_dir(work, config, action)
+    if training.teacher is not None:
+        _same_teacher(work, training.teacher, action)
     _begin_attempt(work, checkpoints, started)
     try:
-        return _train_attempt(config, out, work, dataset, split, model, started, checkpoints, action)
+        return _train_attempt(config, out, work, dataset, split, training, started, checkpoints, action)
     finally:
         if work.is_dir():  # not published: this attempt ended early (interrupt, requeue, error)
             with contextlib.suppress(OSError):  # a full disk must not hide the error that ended it
                 _end_attempt(work, time.time())
 
 
-def _train_attempt(config, out, work, dataset, split, model, started, checkpoints, action) -> Path:
-    restored = _resume(work, checkpoints, model, action)
+def _train_attempt(config, out, work, dataset, split, training, started, checkpoints, action) -> Path:
+    model = training.model
+    restored = _resume(work, checkpoints, training.trained, action)
     if restored is not None and restored[0]["finished"]:
         print(f"training already finished in {work}; evaluating", file=sys.stderr)
         state, best_weights = restored
         if best_weights is not None:
-            model.set_weights(best_weights)
+            model.set_weights(best_weights)  # the student's alone under distillation (StudentDistiller)
     else:
-        state = _fit(model, config, split, checkpoints, restored)
+        state = _fit(training.trained, config, split, checkpoints, restored)
     memory = state["early_stopping"]
     early_stopping_state = {
         "best_epoch": memory["best_epoch"] + 1,
@@ -153,15 +184,21 @@ def _train_attempt(config, out, work, dataset, split, model, started, checkpoint
     metrics["wall_seconds"] = round(time.time() - started, 2)
     metrics["parameters"] = models.parameter_counts(model)
     forward = compute.forward_flops_per_image(model)
+    per_image = float(compute.training_flops_per_image(model))
+    counted = (
+        "Conv2D and Dense multiply-adds x 2 plus biases; training: 3 x forward for trainable "
+        "layers, 1 x for frozen ones, per training image seen"
+    )
+    if training.teacher is not None:
+        # The teacher predicts every training image the student sees: a forward pass each.
+        per_image += float(compute.forward_flops_per_image(training.trained.teacher))
+        counted += "; and the teacher's forward pass (distillation)"
     metrics["compute"] = {
         "forward_flops_per_image": forward,
-        "training_flops": float(compute.training_flops_per_image(model))
-        * metrics["train_images"]
-        * metrics["epochs_run"],
-        "counted": "Conv2D and Dense multiply-adds x 2 plus biases; training: 3 x forward for trainable "
-        "layers, 1 x for frozen ones, per training image seen",
+        "training_flops": per_image * metrics["train_images"] * metrics["epochs_run"],
+        "counted": counted,
     }
-    _write_results(work, config, dataset, split, model, history, metrics, started)
+    _write_results(work, config, dataset, split, model, history, metrics, started, training.teacher)
     _discard_checkpoints(work)
     results.publish(work, out)
     print(
@@ -170,6 +207,22 @@ def _train_attempt(config, out, work, dataset, split, model, started, checkpoint
         + ("  [SYNTHETIC data, not CIFAR-10]" if dataset.synthetic else "")
     )
     return out
+
+
+def _same_teacher(work: Path, teacher: dict, action: str) -> None:
+    """Record the teacher a distilled run starts with; refuse to resume it with another."""
+    recorded = work / TEACHER
+    if action == "resume" and recorded.is_file():
+        try:
+            started_with = json.loads(recorded.read_text()).get("model_sha256")
+        except (OSError, ValueError, AttributeError):
+            started_with = None
+        if started_with is not None and started_with != teacher["model_sha256"]:
+            raise UserError(
+                f"{work}: started with another teacher model than {teacher['run']} keeps now (retrained since?); "
+                "rerun with --force to start over with this one"
+            )
+    results.write_json(recorded, teacher)
 
 
 def _prepare_work_dir(work: Path, config: RunConfig, action: str) -> Path:
@@ -273,6 +326,7 @@ def _discard_checkpoints(work: Path) -> None:
     shutil.rmtree(work / ".checkpoints.discarded", ignore_errors=True)
     (work / RESUMES).unlink(missing_ok=True)
     (work / ATTEMPTS).unlink(missing_ok=True)
+    (work / TEACHER).unlink(missing_ok=True)  # the manifest records it
 
 
 def _fit(model, config: RunConfig, split: dict, checkpoints: Path, restored) -> dict:
@@ -284,7 +338,12 @@ def _fit(model, config: RunConfig, split: dict, checkpoints: Path, restored) -> 
     saver = SaveEveryEpoch(
         Checkpoints(checkpoints / "backup"), early_stopping, list(state["history"]) if state else [], config.epochs
     )
+    # Augmented runs read their batches from the pipeline (augmentation.py), which draws the order
+    # itself; the others pass the arrays, shuffled by fit, as the seed did.
+    augmented = config.augmentation != "none"
+    batches = augmentation.TrainingBatches(split["x_train"], split["y_train"], config) if augmented else None
     callbacks = [
+        *([augmentation.EpochFollower(batches)] if augmented else []),
         EpochTimer(),
         keras.callbacks.LearningRateScheduler(lambda epoch, rate: learning_rate_for_epoch(config, epoch)),
         early_stopping,
@@ -295,13 +354,13 @@ def _fit(model, config: RunConfig, split: dict, checkpoints: Path, restored) -> 
         stopping.StopWhenAsked(),  # after the checkpoint: a stop asked for mid-epoch loses nothing
     ]
     model.fit(
-        split["x_train"],
-        split["y_train"],
-        validation_data=(split["x_val"], split["y_val"]),
-        batch_size=config.batch_size,
+        batches if augmented else split["x_train"],
+        None if augmented else split["y_train"],
+        validation_data=(split["x_val"], augmentation.encoded_labels(split["y_val"], config)),
+        batch_size=None if augmented else config.batch_size,
         epochs=config.epochs,
         initial_epoch=state["epoch"] if state else 0,
-        shuffle=True,
+        shuffle=not augmented,
         callbacks=callbacks,
         # A live progress bar on a terminal; one line per epoch in logs (CI, make, redirected output).
         verbose=1 if sys.stdout.isatty() else 2,
@@ -320,7 +379,7 @@ def _history(logged: list[dict]) -> list[dict]:
     return rows
 
 
-def _write_results(work, config, dataset, split, model, history, metrics, started) -> None:
+def _write_results(work, config, dataset, split, model, history, metrics, started, teacher=None) -> None:
     picks = splits.first_per_class(split["y_train"], SAMPLES_PER_CLASS)
     # The test images of the most confident mistakes, so the report can show them without the
     # data set (the site build reads only results).
@@ -332,6 +391,7 @@ def _write_results(work, config, dataset, split, model, history, metrics, starte
             "labels": split["y_test"].astype(np.int64),
             "probabilities": split["test_probabilities"],
             "indices": split["test_indices"].astype(np.int64),
+            results.FLIPPED: split["test_flipped_probabilities"],
         },
         "samples.npz": {"images": split["x_train"][picks], "labels": split["y_train"][picks]},
         "gallery.npz": {
@@ -359,6 +419,8 @@ def _write_results(work, config, dataset, split, model, history, metrics, starte
     kept = evaluate.keep_model(model, work)
     manifest = provenance.manifest(dataset, counts, started)
     manifest["model"] = kept
+    if teacher is not None:
+        manifest["teacher"] = teacher  # the run and the hash of the model that taught this one
     manifest["resumed"] = _resumes(work)  # empty when the run was never interrupted
     # started_at and wall_seconds are this, the last, attempt's; the attempts add up to the run's cost.
     attempts = _end_attempt(work, time.time())
