@@ -374,6 +374,69 @@ def gradcam_figures(
     ]
 
 
+def accuracy_against_compute(points: list[dict], front: list[int]) -> Figure:
+    """Test accuracy against training compute (counted FLOPs, log scale), one point per result of the
+    Improvements page (`analysis.improvements.pareto_points`): coloured by model, squares for the
+    seed's protocol, circles for an improvement. The Pareto front (no other point is both cheaper and
+    more accurate) is joined by a dashed line, its points ringed and named."""
+    figure = Figure(figsize=(WIDTH, 4.2), dpi=100, layout="constrained")
+    axis = figure.subplots()
+    models = list(dict.fromkeys(point["model"] for point in points))
+    for model in models:
+        for baseline in (True, False):
+            chosen = [point for point in points if point["model"] == model and point["baseline"] == baseline]
+            if chosen:
+                axis.plot(
+                    [point["flops"] for point in chosen],
+                    [point["accuracy"] * 100 for point in chosen],
+                    linestyle="none",
+                    marker="s" if baseline else "o",
+                    markersize=7 if baseline else 5,
+                    color=colour(model),
+                    label=f"{label(model, short=True)}{' (seed protocol)' if baseline else ''}",
+                )
+    if front:
+        on_front = [points[index] for index in front]
+        axis.plot(
+            [point["flops"] for point in on_front],
+            [point["accuracy"] * 100 for point in on_front],
+            "--",
+            color="black",
+            linewidth=1,
+            drawstyle="steps-post",
+            label="Pareto front",
+        )
+        axis.plot(
+            [point["flops"] for point in on_front],
+            [point["accuracy"] * 100 for point in on_front],
+            linestyle="none",
+            marker="o",
+            markersize=11,
+            markerfacecolor="none",
+            markeredgecolor="black",
+        )
+    axis.set_xscale("log")
+    axis.set(
+        xlabel="training compute (counted FLOPs, log scale)",
+        ylabel="test accuracy (%)",
+        title="Accuracy against training compute",
+    )
+    axis.legend(fontsize=FONT - 2, loc="best")
+    return figure
+
+
+def compute_figure_description(points: list[dict], front: list[int], synthetic: bool) -> str:
+    """The figure's alt text and caption: what it plots, and which results form the front."""
+    named = "; ".join(
+        f"{points[index]['label']} ({points[index]['accuracy'] * 100:.1f} %)" for index in front
+    )
+    text = (
+        f"Test accuracy against counted training FLOPs (log scale) for {len(points)} results of the improvement "
+        f"studies, coloured by model; squares are the seed's protocol. The Pareto front, from the cheapest: {named}."
+    )
+    return text + (" Synthetic data: not CIFAR-10 results." if synthetic else "")
+
+
 def save(figure: Figure, path: Path) -> None:
     """A PNG at twice the figure's size in pixels, shown at its size: sharp on high-density screens.
 

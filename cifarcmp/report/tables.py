@@ -690,3 +690,36 @@ def arms_table(studies, synthetic: bool) -> Table:
         synthetic,
         align=["l", "r", "r", "r", "r", "r", "l", "r", "r", "r", "r", "r"],
     )
+
+
+def published_table() -> Table:
+    """Published CIFAR-10 results (report.published), each with its source: figures others measured
+    under their own protocols, in a table of their own, never beside our columns. Not synthetic:
+    they are CIFAR-10 results whatever data our runs used (the page says when ours cannot be set
+    against them)."""
+    from cifarcmp.report.published import PUBLISHED
+
+    rows = [
+        [
+            entry.model,
+            entry.pretraining,
+            number(entry.accuracy, PERCENT),
+            number(entry.accuracy_high, PERCENT) if entry.accuracy_high is not None else NOT_REPORTED,
+            number(entry.parameters, COUNT) if entry.parameters else NOT_REPORTED,
+            number(entry.training_flops, FLOPS) if entry.training_flops else NOT_REPORTED,
+            number(entry.training_seconds, SECONDS) if entry.training_seconds else NOT_REPORTED,
+            entry.work,
+            entry.source,
+        ]
+        for entry in PUBLISHED
+    ]
+    return Table(
+        "published",
+        "Published CIFAR-10 test accuracies, each under its authors' own protocol (not our runs); where a "
+        "source gives a range, its high end is in the next column.",
+        ["Model and training", "Pre-training", "CIFAR-10 test accuracy", "Up to", "Parameters",
+         "Training FLOPs", "Training time", "Reported by", "Source"],
+        rows,
+        False,
+        align=["l", "l", "r", "r", "r", "r", "r", "l", "l"],
+    )
