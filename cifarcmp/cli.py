@@ -365,8 +365,8 @@ def _plan(arguments) -> int:
     for run in built.copies:
         state = "copied" if run.status == "done" else "copy"
         print(f"{state:<12} {run.name:<{width}}  same configuration as {run.same_as}: trained once, copied here")
-    print(_count_line(built))
     print(estimate.describe(built))
+    print(_count_line(built))
     return 0
 
 

@@ -36,8 +36,41 @@ from cifarcmp import architectures
 
 # Forward and training FLOPs per image (training: 3 x forward for trainable layers, 1 x for frozen
 # ones), counted with cifarcmp.train.compute from the built networks (weights=none), keyed by
-# "<model>@<image side>"; "resnet50-frozen" is the frozen-features arm.
-FLOPS: dict[str, tuple[int, int]] = {}
+# "<model>@<image side>"; "resnet50-frozen" is the frozen-features arm. Made by building each entry
+# of cifarcmp/architectures.py with config.resolve(model, "paper", weights="none", upsampling=u) for
+# u in 1, 2, 4, 7 and calling compute.forward_flops_per_image / training_flops_per_image on it
+# (Keras 3.15.1, TensorFlow 2.21); tests/test_improvements.py checks them against the counts runs record.
+FLOPS: dict[str, tuple[int, int]] = {
+    "resnet50@32": (162_855_434, 488_566_302),
+    "resnet50-frozen@32": (162_855_434, 173_364_766),
+    "resnet50@64": (635_657_738, 1_906_973_214),
+    "resnet50-frozen@64": (635_657_738, 646_167_070),
+    "resnet50@128": (2_526_866_954, 7_580_600_862),
+    "resnet50-frozen@128": (2_526_866_954, 2_537_376_286),
+    "resnet50@224": (7_727_692_298, 23_183_076_894),
+    "resnet50-frozen@224": (7_727_692_298, 7_738_201_630),
+    "cnn@32": (41_569_546, 124_708_638),
+    "resnet50v2@32": (147_442_186, 442_326_558),
+    "resnet50v2@64": (574_004_746, 1_722_014_238),
+    "resnet50v2@128": (2_280_254_986, 6_840_764_958),
+    "resnet50v2@224": (6_972_443_146, 20_917_329_438),
+    "efficientnetv2b0@32": (34_973_466, 104_920_398),
+    "efficientnetv2b0@64": (122_619_354, 367_858_062),
+    "efficientnetv2b0@128": (473_202_906, 1_419_608_718),
+    "efficientnetv2b0@224": (1_437_307_674, 4_311_923_022),
+    "mobilenetv3large@32": (14_722_402, 44_167_206),
+    "mobilenetv3large@64": (40_751_842, 122_255_526),
+    "mobilenetv3large@128": (144_869_602, 434_608_806),
+    "mobilenetv3large@224": (431_193_442, 1_293_580_326),
+    "convnexttiny@32": (184_734_474, 554_203_422),
+    "convnexttiny@64": (731_038_218, 2_193_114_654),
+    "convnexttiny@128": (2_916_253_194, 8_748_759_582),
+    "convnexttiny@224": (8_925_594_378, 26_776_783_134),
+    "densenet121@32": (118_795_786, 356_387_358),
+    "densenet121@64": (465_710_602, 1_397_131_806),
+    "densenet121@128": (1_853_369_866, 5_560_109_598),
+    "densenet121@224": (5_669_432_842, 17_008_298_526),
+}
 
 CIFAR_TRAIN_IMAGES, CIFAR_TEST_IMAGES = 50_000, 10_000  # the synthetic data set has the same sizes
 

@@ -25,6 +25,7 @@ from cifarcmp.analysis import ensembles, evaluation
 from cifarcmp.analysis.formatting import (
     COUNT,
     FLOPS,
+    NOT_READ,
     NOT_REPORTED,
     P_VALUE,
     PERCENT,
@@ -200,12 +201,12 @@ def ensemble_results(studies) -> list[EnsembleResult]:
             return min(gains, key=lambda gain: gain["gain"])
 
         ensemble = ensembles.average_probabilities(stack)
-        methods = [(f"seed ensemble of {len(stack)}", len(stack), 1, ensemble)]
+        methods = [(f"ensemble of {len(stack)} seeds", len(stack), 1, ensemble)]
         if flipped is not None:
             tta = [ensembles.horizontal_flip_average(plain, mirrored) for plain, mirrored in zip(stack, flipped)]
-            methods.insert(0, ("flip test-time augmentation", 1, 2, tta))
+            methods.insert(0, ("flip TTA", 1, 2, tta))
             both = ensembles.average_probabilities(np.concatenate([stack, flipped]))
-            methods.append((f"seed ensemble of {len(stack)} with flip test-time augmentation", len(stack), 2, both))
+            methods.append((f"ensemble of {len(stack)} seeds + flip TTA", len(stack), 2, both))
         for name, members, views, probabilities in methods:
             if isinstance(probabilities, list):
                 accuracy = [float(np.mean(view.argmax(axis=1) == labels)) for view in probabilities]
@@ -366,7 +367,7 @@ def ensembles_table(studies, synthetic: bool) -> Table:
             )
     return Table(
         "improvements-ensembles",
-        "Seed ensembles and horizontal-flip test-time augmentation against the single runs, on the test images "
+        "Seed ensembles and horizontal-flip test-time augmentation (flip TTA) against the single runs, on the test images "
         "every seed scored; the change pairs the method with each single run and shows the least gain; inference "
         "cost in forward passes per image, relative to one run.",
         ["Model", "Method", "Test accuracy", *CHANGE_COLUMNS, "Inference cost", "Test images"],
@@ -461,7 +462,7 @@ def learning_rate_table(studies, synthetic: bool) -> Table:
                     number(len(runs), COUNT),
                     number([row["val_accuracy"] for row in runs], PERCENT),
                     "chosen" if picked else "",
-                    accuracy_cell(runs) if picked else "not read",
+                    accuracy_cell(runs) if picked else NOT_READ,
                     *change_cells(change),
                 ]
             )
@@ -600,7 +601,7 @@ def summary_entries(studies) -> list[Entry]:
             if rate != seed_rate and seed_rate in by_rate:
                 entries.append(
                     _entry(
-                        f"learning rate {rate:g}, chosen on validation",
+                        f"learning rate {rate:g} (chosen)",
                         model,
                         by_rate[rate],
                         paired_change(studies, by_rate[rate], by_rate[seed_rate]),
@@ -699,12 +700,12 @@ def findings(entries: list[Entry], ran: list[str], synthetic: bool, ceiling: dic
     for entry in sorted(helped, key=lambda entry: -entry.change["gain"]):
         if entry in chance:
             continue
-        reference = base.get(entry.model)
+        reference = base.get(entry.model) or base.get(backbones.SEED_BACKBONE)  # a backbone: against ResNet50
         cost = ""
         if reference and entry.training_flops and reference.training_flops:
-            cost = f", at {entry.training_flops / reference.training_flops:.1f} times the training compute"
-        if reference and entry.inference_flops and reference.inference_flops and entry.inference_flops != reference.inference_flops:
-            cost += f" and {entry.inference_flops / reference.inference_flops:.1f} times the inference cost"
+            cost = f", at {_times(entry.training_flops / reference.training_flops, 'training compute')}"
+        if reference and entry.inference_flops and reference.inference_flops:
+            cost += f" and {_times(entry.inference_flops / reference.inference_flops, 'inference cost')}"
         sentences.append(
             f"{_name(entry)} raised test accuracy by {_signed(entry.change['gain'])} (95 % interval "
             f"{_signed(entry.change['lower'])} to {_signed(entry.change['upper'])}, {format_p_clause(entry.change['p_value'])}"
@@ -742,6 +743,11 @@ def findings(entries: list[Entry], ran: list[str], synthetic: bool, ceiling: dic
             f"listed here ({ceiling['model']}, {ceiling['accuracy'] * 100:.1f} %)."
         )
     return sentences
+
+
+def _times(ratio: float, what: str) -> str:
+    """A cost ratio in words: "the same training compute", "2.0 times the training compute"."""
+    return f"the same {what}" if abs(ratio - 1) < 0.005 else f"{ratio:.2g} times the {what}"
 
 
 def _name(entry: Entry) -> str:

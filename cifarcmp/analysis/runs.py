@@ -221,9 +221,9 @@ class Studies:
         """One group per arm (below the whole split, per training fraction; for a study that changes
         the protocol, per variant): the banner's runs, each once however many studies copied it."""
         groups: dict[str, list[Run]] = {}
-        seen: set[str] = set()
+        seen: set[tuple[str, float, str]] = set()
         for relative, row in {row["run"]: row for study in self.summaries for row in self.rows(study)}.items():
-            identity = run_identity(self.runs[relative])
+            identity = (row["arm"], row.get("fraction", 1.0), run_identity(self.runs[relative]))
             if identity in seen:  # a copy of a run already listed (the main runs are in several studies)
                 continue
             seen.add(identity)

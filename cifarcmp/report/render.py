@@ -385,7 +385,7 @@ def _improvements_context(studies: Studies | None, studies_context: dict, tables
     synthetic = studies_context["synthetic"]
     entries = improvements.summary_entries(studies)
     ran = [name for name in improvements.IMPROVEMENT_STUDIES if studies and name in studies.summaries]
-    published = published_table()
+    published = published_table(beside_synthetic=synthetic)
     tables[published.name] = published
     summary = ""
     if entries:

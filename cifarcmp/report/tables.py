@@ -692,11 +692,12 @@ def arms_table(studies, synthetic: bool) -> Table:
     )
 
 
-def published_table() -> Table:
-    """Published CIFAR-10 results (report.published), each with its source: figures others measured
-    under their own protocols, in a table of their own, never beside our columns. Not synthetic:
-    they are CIFAR-10 results whatever data our runs used (the page says when ours cannot be set
-    against them)."""
+def published_table(beside_synthetic: bool = False) -> Table:
+    """Published CIFAR-10 results (report.published): figures others measured under their own
+    protocols, in a table of their own, never beside our columns. The page lists each row's source
+    below it, linked, in the table's order (a column of them would not fit a printed page). Its
+    numbers are CIFAR-10 results whatever data our runs used, so the table is not marked synthetic;
+    beside synthetic runs (`beside_synthetic`) its caption says that ours cannot be set against it."""
     from cifarcmp.report.published import PUBLISHED
 
     rows = [
@@ -706,20 +707,21 @@ def published_table() -> Table:
             number(entry.accuracy, PERCENT),
             number(entry.accuracy_high, PERCENT) if entry.accuracy_high is not None else NOT_REPORTED,
             number(entry.parameters, COUNT) if entry.parameters else NOT_REPORTED,
-            number(entry.training_flops, FLOPS) if entry.training_flops else NOT_REPORTED,
-            number(entry.training_seconds, SECONDS) if entry.training_seconds else NOT_REPORTED,
-            entry.work,
-            entry.source,
         ]
         for entry in PUBLISHED
     ]
+    caption = (
+        "Published CIFAR-10 test accuracies, each under its authors' own protocol (not our runs), in the order "
+        "of the sources listed below it; where a source gives a range, its high end is in the next column."
+    )
+    if beside_synthetic:
+        caption += (
+            " This build's runs used synthetic data — not CIFAR-10 results — so none of ours can be set against these."
+        )
     return Table(
         "published",
-        "Published CIFAR-10 test accuracies, each under its authors' own protocol (not our runs); where a "
-        "source gives a range, its high end is in the next column.",
-        ["Model and training", "Pre-training", "CIFAR-10 test accuracy", "Up to", "Parameters",
-         "Training FLOPs", "Training time", "Reported by", "Source"],
+        caption,
+        ["Model and training", "Pre-training", "CIFAR-10 test accuracy", "Up to", "Parameters"],
         rows,
         False,
-        align=["l", "l", "r", "r", "r", "r", "r", "l", "l"],
     )

@@ -50,7 +50,7 @@ STUDY = Study(
     table="cifarcmp.analysis.improvements:ensembles_table",
     section="""\
 No run is trained for this study. An ensemble averages the softmax outputs of the seeds' runs of one
-model on each test image and takes the most probable class; test-time augmentation averages a run's
+model on each test image and takes the most probable class; test-time augmentation (flip TTA) averages a run's
 outputs on the image and on its mirror image. Each costs one forward pass per member and view, so
 the inference cost is that many times a single run's. The gain is against the mean of the single
 runs; the interval and the test pair the ensemble with each single run on the same images
