@@ -281,7 +281,7 @@ def _plan_arguments(parser: argparse.ArgumentParser, studies_required: bool = Fa
         "--learning-rates",
         default=None,
         help="learning-rate study: initial SGD rates, comma-separated positive numbers (default 0.001,0.003,0.01,0.03,0.1; "
-        "smoke 0.001,0.01,0.1)",
+        "smoke 0.01,0.1)",
     )
     parser.add_argument(
         "--backbones",
