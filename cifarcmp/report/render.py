@@ -52,7 +52,12 @@ from cifarcmp.studies import STUDIES
 from cifarcmp.studies.study import Study
 from cifarcmp.text import escape_markup, one_line
 
-STUDIES_COMMAND = f"make report STUDIES={','.join(STUDIES)}"
+# What runs the studies of the seed's claims (the Studies and Claims pages); the Improvements page
+# names its own, which needs several seeds (an ensemble is of seeds).
+STUDIES_COMMAND = f"make report STUDIES={','.join(name for name, study in STUDIES.items() if study.page == 'studies')}"
+IMPROVEMENTS_COMMAND = (
+    f"make report SEEDS=3 STUDIES={','.join(name for name, study in STUDIES.items() if study.page == 'improvements')}"
+)
 # The pages studies put their sections on (each study's `page`).
 STUDY_PAGES = ("studies", "improvements")
 # The Improvements page's figure, drawn by render (report.figures.accuracy_against_compute).
@@ -420,6 +425,7 @@ def _improvements_context(studies: Studies | None, studies_context: dict, tables
             {"model": ceiling.model, "accuracy": ceiling.accuracy, "accuracy_high": ceiling.accuracy_high},
         ),
         "synthetic": synthetic,
+        "command": IMPROVEMENTS_COMMAND,
     }
 
 
