@@ -290,6 +290,9 @@ def test_summary_and_pareto_front(studies):
     axis = figure.axes[0]
     assert axis.get_xscale() == "log"
     assert "Pareto front" in [line.get_label() for line in axis.get_lines()]
+    # Plain-text FLOP ticks in view, even though these points lie within one decade.
+    labels = [tick.get_text() for tick in axis.get_xticklabels()]
+    assert len(labels) >= 2 and all(label.endswith("FLOP") and "$" not in label for label in labels), labels
 
 
 def test_findings_say_what_helped_what_did_not_and_what_was_not_run(studies):
