@@ -292,10 +292,14 @@ def write_fixture_study(root: Path, study: str, specs: list[dict]) -> None:
         variant = spec.pop("variant", None)
         relative = spec.pop("relative", None)
         if relative is None and variant is not None:
-            slug = "".join(character if character.isalnum() or character == "." else "-" for character in variant.lower())
+            slug = "".join(
+                character if character.isalnum() or character == "." else "-" for character in variant.lower()
+            )
             relative = f"{study}/{arm}/{slug.strip('-') or 'own'}/seed-{seed}"
         elif relative is None:
-            relative = f"arms/{arm}/seed-{seed}" if fraction == 1 else f"{study}/{arm}/fraction-{fraction:g}/seed-{seed}"
+            relative = (
+                f"arms/{arm}/seed-{seed}" if fraction == 1 else f"{study}/{arm}/fraction-{fraction:g}/seed-{seed}"
+            )
         if not (root / relative / "manifest.json").is_file():
             write_fixture_run(root / relative, ARM_MODELS.get(arm, arm), seed=seed, **spec)
         metrics = json.loads((root / relative / "metrics.json").read_text())
@@ -400,9 +404,7 @@ def write_improvement_studies(root: Path, seeds: tuple[int, ...] = (0, 1), flipp
     base = {"resnet50": 0.90, "cnn": 0.70}
 
     def seeds_of(arm: str, variant: str, accuracy: float, **options) -> list[dict]:
-        return [
-            {"arm": arm, "variant": variant, "seed": seed, "test_accuracy": accuracy, **options} for seed in seeds
-        ]
+        return [{"arm": arm, "variant": variant, "seed": seed, "test_accuracy": accuracy, **options} for seed in seeds]
 
     write_fixture_study(
         root,
@@ -418,9 +420,7 @@ def write_improvement_studies(root: Path, seeds: tuple[int, ...] = (0, 1), flipp
             for spec in seeds_of(model, variant, accuracy)
         ],
     )
-    write_fixture_study(
-        root, "backbones", [*seeds_of("resnet50", "", 0.90), *seeds_of("mobilenetv3large", "", 0.92)]
-    )
+    write_fixture_study(root, "backbones", [*seeds_of("resnet50", "", 0.90), *seeds_of("mobilenetv3large", "", 0.92)])
     write_fixture_study(
         root,
         "resolution",

@@ -41,7 +41,7 @@ from cifarcmp.analysis.formatting import (
 from cifarcmp.analysis.measures import SIGNIFICANCE_LEVEL, at_chance, label, mean_epoch_seconds
 from cifarcmp.errors import UserError
 from cifarcmp.results import read_npz
-from cifarcmp.studies import augmentation, backbones, distillation, learning_rate, resolution
+from cifarcmp.studies import augmentation, backbones, distillation, resolution
 from cifarcmp.studies.ensembles import FLIPPED
 
 # The improvement studies, in the order the Improvements page shows them.
@@ -195,11 +195,6 @@ def ensemble_results(studies) -> list[EnsembleResult]:
         single = [float(np.mean(member.argmax(axis=1) == labels)) for member in stack]
         result = EnsembleResult(model, rows, int(labels.size), single)
 
-        def least(method: np.ndarray | list[np.ndarray]) -> dict:
-            views = method if isinstance(method, list) else [method] * len(stack)
-            gains = [_with_verdict(ensembles.paired_gain(labels, view, member)) for view, member in zip(views, stack)]
-            return min(gains, key=lambda gain: gain["gain"])
-
         ensemble = ensembles.average_probabilities(stack)
         methods = [(f"ensemble of {len(stack)} seeds", len(stack), 1, ensemble)]
         if flipped is not None:
@@ -218,12 +213,19 @@ def ensemble_results(studies) -> list[EnsembleResult]:
                     "members": members,
                     "views": views,
                     "accuracy": accuracy,
-                    "change": least(probabilities),
+                    "change": _least_gain(labels, probabilities, stack),
                     "cost": ensembles.inference_cost_multiplier(members, views),
                 }
             )
         found.append(result)
     return found
+
+
+def _least_gain(labels: np.ndarray, method, stack: np.ndarray) -> dict:
+    """The method (one array, or one per run) paired with each single run; the least gain of them."""
+    views = method if isinstance(method, list) else [method] * len(stack)
+    gains = [_with_verdict(ensembles.paired_gain(labels, view, member)) for view, member in zip(views, stack)]
+    return min(gains, key=lambda gain: gain["gain"])
 
 
 # The studies' tables ------------------------------------------------------------------------------
@@ -243,8 +245,10 @@ def augmentation_table(studies, synthetic: bool) -> Table:
         baseline = variant_rows(studies, "augmentation", model, augmentation.VARIANTS[augmentation.NONE])
         for name in variants(studies, "augmentation", model):
             runs = variant_rows(studies, "augmentation", model, name)
-            change = None if runs is baseline or name == augmentation.VARIANTS[augmentation.NONE] else (
-                paired_change(studies, runs, baseline)
+            change = (
+                None
+                if runs is baseline or name == augmentation.VARIANTS[augmentation.NONE]
+                else (paired_change(studies, runs, baseline))
             )
             rows.append(
                 [
@@ -262,8 +266,17 @@ def augmentation_table(studies, synthetic: bool) -> Table:
         "improvements-augmentation",
         "Test accuracy with each augmentation of the training split; the change is against the same model "
         "without augmentation (the seed's protocol), paired seed with seed on the same test images.",
-        ["Model", "Augmentation", "Runs", "Test accuracy", *CHANGE_COLUMNS, "Epochs run", "Training FLOPs",
-         "Wall time per epoch", "Wall time in all"],
+        [
+            "Model",
+            "Augmentation",
+            "Runs",
+            "Test accuracy",
+            *CHANGE_COLUMNS,
+            "Epochs run",
+            "Training FLOPs",
+            "Wall time per epoch",
+            "Wall time in all",
+        ],
         rows,
         synthetic,
         align=["l", "l", *["r"] * 9],
@@ -296,8 +309,17 @@ def backbones_table(studies, synthetic: bool) -> Table:
         "Each backbone under the seed's head, optimiser and schedule: parameters as built, forward FLOPs per "
         "image as counted, ImageNet top-1 as its source states it, and test accuracy; the change is against "
         "ResNet50, paired seed with seed on the same test images.",
-        ["Backbone", "Parameters", "Forward FLOPs per image", "ImageNet top-1", "Runs", "Test accuracy",
-         *CHANGE_COLUMNS, "Wall time per epoch", "Wall time in all"],
+        [
+            "Backbone",
+            "Parameters",
+            "Forward FLOPs per image",
+            "ImageNet top-1",
+            "Runs",
+            "Test accuracy",
+            *CHANGE_COLUMNS,
+            "Wall time per epoch",
+            "Wall time in all",
+        ],
         rows,
         synthetic,
     )
@@ -334,8 +356,16 @@ def resolution_table(studies, synthetic: bool) -> Table:
         "improvements-resolution",
         f"ResNet50 at each input size (the 32 px images upsampled); the change is against {32 * own} px, the "
         "size of this profile's main runs, paired seed with seed on the same test images.",
-        ["Input size", "Runs", "Test accuracy", *CHANGE_COLUMNS, "Forward FLOPs per image", "Training FLOPs",
-         "Wall time per epoch", "Wall time in all"],
+        [
+            "Input size",
+            "Runs",
+            "Test accuracy",
+            *CHANGE_COLUMNS,
+            "Forward FLOPs per image",
+            "Training FLOPs",
+            "Wall time per epoch",
+            "Wall time in all",
+        ],
         rows,
         synthetic,
     )
@@ -417,8 +447,17 @@ def distillation_table(studies, synthetic: bool) -> Table:
         "The CNN trained with the fine-tuned ResNet50 as its teacher, beside both trained as the seed did; the "
         "change is against the CNN trained alone, paired seed with seed; the gap closed is the student's gain "
         "as a share of the teacher's lead; inference cost as parameters and counted forward FLOPs per image.",
-        ["Model", "Runs", "Test accuracy", *CHANGE_COLUMNS, "Gap closed", "Parameters", "Forward FLOPs per image",
-         "Training FLOPs", "Wall time in all"],
+        [
+            "Model",
+            "Runs",
+            "Test accuracy",
+            *CHANGE_COLUMNS,
+            "Gap closed",
+            "Parameters",
+            "Forward FLOPs per image",
+            "Training FLOPs",
+            "Wall time in all",
+        ],
         rows,
         synthetic,
     )
@@ -452,7 +491,9 @@ def learning_rate_table(studies, synthetic: bool) -> Table:
         for rate, runs in by_rate.items():
             picked = rate == chosen[model]
             change = (
-                paired_change(studies, runs, by_rate[seed_rate]) if picked and rate != seed_rate and seed_rate in by_rate else None
+                paired_change(studies, runs, by_rate[seed_rate])
+                if picked and rate != seed_rate and seed_rate in by_rate
+                else None
             )
             rows.append(
                 [
@@ -470,8 +511,7 @@ def learning_rate_table(studies, synthetic: bool) -> Table:
         "improvements-learning-rate",
         "Validation accuracy at each initial learning rate; each model's rate is chosen on it alone, and only "
         "the chosen rate's test accuracy is read; the change is against the seed's rate, 0.01.",
-        ["Model", "Learning rate", "Seed's", "Runs", "Validation accuracy", "Chosen", "Test accuracy",
-         *CHANGE_COLUMNS],
+        ["Model", "Learning rate", "Seed's", "Runs", "Validation accuracy", "Chosen", "Test accuracy", *CHANGE_COLUMNS],
         rows,
         synthetic,
         align=["l", "r", "l", "r", "r", "l", "r", "r", "r", "r"],
@@ -562,9 +602,7 @@ def summary_entries(studies) -> list[Entry]:
         for name in variants(studies, "resolution", resolution.MODEL):
             if name != own:
                 runs = variant_rows(studies, "resolution", resolution.MODEL, name)
-                entries.append(
-                    _entry(f"input size {name}", resolution.MODEL, runs, paired_change(studies, runs, base))
-                )
+                entries.append(_entry(f"input size {name}", resolution.MODEL, runs, paired_change(studies, runs, base)))
     if "ensembles" in ran:
         for result in ensemble_results(studies):
             baseline(result.model, result.rows)
@@ -591,7 +629,9 @@ def summary_entries(studies) -> list[Entry]:
         baseline(distillation.STUDENT, alone)
         if student:
             entries.append(
-                _entry("distillation from ResNet50", distillation.STUDENT, student, paired_change(studies, student, alone))
+                _entry(
+                    "distillation from ResNet50", distillation.STUDENT, student, paired_change(studies, student, alone)
+                )
             )
     if "learning-rate" in ran:
         for model, rate in chosen_rates(studies).items():
@@ -640,8 +680,17 @@ def summary_table(entries: list[Entry], synthetic: bool) -> Table:
         "its exact 95 % interval and McNemar's test, training compute (counted FLOPs, also as a multiple of the "
         "seed's protocol for that model; summed over an ensemble's runs) with the measured wall time, and the "
         "counted FLOPs of one prediction.",
-        ["Improvement", "Model", "Test accuracy", "Runs", *CHANGE_COLUMNS, "Training FLOPs",
-         "Training compute (× the seed's)", "Wall time", "Inference FLOPs per image"],
+        [
+            "Improvement",
+            "Model",
+            "Test accuracy",
+            "Runs",
+            *CHANGE_COLUMNS,
+            "Training FLOPs",
+            "Training compute (× the seed's)",
+            "Wall time",
+            "Inference FLOPs per image",
+        ],
         rows,
         synthetic,
         align=["l", "l", *["r"] * 9],
@@ -676,10 +725,13 @@ def _signed(value: float) -> str:
     return f"{value * 100:+.1f} pp"
 
 
-def findings(entries: list[Entry], ran: list[str], synthetic: bool, ceiling: dict | None) -> list[str]:
+def findings(
+    entries: list[Entry], ran: list[str], synthetic: bool, ceilings: dict[str, dict] | None = None
+) -> list[str]:
     """What a careful author would say of the summary: what helped, by how much, at what cost, what
-    could not be told apart from no change, what was not run, and where the best run stands against
-    the best published result (`ceiling`: its model, accuracy and high end; only for CIFAR-10 runs)."""
+    could not be told apart from no change, what was not run, and where each seed model's best
+    result stands against the best published result of its kind (`ceilings`: per model, the
+    published entry's model, accuracy and high end; said only of CIFAR-10 runs)."""
     sentences = []
     if synthetic:
         sentences.append(
@@ -729,18 +781,23 @@ def findings(entries: list[Entry], ran: list[str], synthetic: bool, ceiling: dic
     not_run = [study for study in IMPROVEMENT_STUDIES if study not in ran]
     if not_run:
         sentences.append(f"Not run: {', '.join(not_run)}.")
-    if ceiling is not None and entries and not synthetic:
-        best = max(entries, key=lambda entry: entry.mean)
+    for model, ceiling in (ceilings or {}).items():
+        ours = [entry for entry in entries if entry.model == model]
+        if synthetic or not ours:
+            continue
+        best = max(ours, key=lambda entry: entry.mean)
         high = ceiling.get("accuracy_high") or ceiling["accuracy"]
+        published = f"{ceiling['accuracy'] * 100:.1f}" + (
+            f" to {high * 100:.1f} %" if high != ceiling["accuracy"] else " %"
+        )
+        if best.mean < ceiling["accuracy"]:
+            standing = f"is {(ceiling['accuracy'] - best.mean) * 100:.1f} pp below"
+        else:
+            standing = "reaches"
         sentences.append(
-            f"Our best result, {_name(best)} at {best.mean * 100:.2f} %, is "
-            f"{(ceiling['accuracy'] - best.mean) * 100:.1f} pp below the best published result listed here, "
-            f"{ceiling['model']} at {ceiling['accuracy'] * 100:.1f}"
-            + (f" to {high * 100:.1f} %" if high != ceiling["accuracy"] else " %")
-            + ", under a protocol of its own."
-            if best.mean < ceiling["accuracy"]
-            else f"Our best result, {_name(best)} at {best.mean * 100:.2f} %, reaches the best published result "
-            f"listed here ({ceiling['model']}, {ceiling['accuracy'] * 100:.1f} %)."
+            f"{label(model, short=True)}'s best result here, {best.improvement} at {best.mean * 100:.2f} %, {standing} "
+            f"the best published result listed for its kind, {published} ({ceiling['model']}), which its authors "
+            "reached under a protocol of their own."
         )
     return sentences
 
@@ -755,5 +812,8 @@ def _name(entry: Entry) -> str:
 
 
 def _names(entries: list[Entry]) -> str:
-    names = [entry.subject[0].lower() + entry.subject[1:] if entry.model in SEED_MODELS else entry.subject for entry in entries]
+    names = [
+        entry.subject[0].lower() + entry.subject[1:] if entry.model in SEED_MODELS else entry.subject
+        for entry in entries
+    ]
     return names[0] if len(names) == 1 else "; ".join(names[:-1]) + " and " + names[-1]

@@ -460,9 +460,7 @@ def _flop_label(value: float) -> str:
 
 def compute_figure_description(points: list[dict], front: list[int], synthetic: bool) -> str:
     """The figure's alt text and caption: what it plots, and which results form the front."""
-    named = "; ".join(
-        f"{points[index]['label']} ({points[index]['accuracy'] * 100:.1f} %)" for index in front
-    )
+    named = "; ".join(f"{points[index]['label']} ({points[index]['accuracy'] * 100:.1f} %)" for index in front)
     text = (
         f"Test accuracy against counted training FLOPs (log scale) for {len(points)} results of the improvement "
         f"studies, coloured by model; squares are the seed's protocol. The Pareto front, from the cheapest: {named}."

@@ -25,9 +25,7 @@ def parse_backbones(text: str) -> tuple[str, ...]:
     names = [name.strip() for name in text.split(",") if name.strip()]
     unknown = [name for name in names if name not in (SEED_BACKBONE, *BACKBONES)]
     if unknown or not names:
-        raise UserError(
-            f"unknown backbone {', '.join(unknown) or repr(text)}; choose from: {', '.join(BACKBONES)}"
-        )
+        raise UserError(f"unknown backbone {', '.join(unknown) or repr(text)}; choose from: {', '.join(BACKBONES)}")
     return tuple(dict.fromkeys(name for name in names if name != SEED_BACKBONE))
 
 

@@ -64,8 +64,7 @@ def _runs(request: Request) -> list[Wanted]:
 
 STUDY = Study(
     name="learning-rate",
-    description="both models at initial SGD learning rates 0.001 to 0.1, the rate chosen on the validation "
-    "split alone",
+    description="both models at initial SGD learning rates 0.001 to 0.1, the rate chosen on the validation split alone",
     runs=_runs,
     row_rules=schema.STUDY_FIGURES,
     title="Learning rate",
