@@ -394,3 +394,13 @@ def test_improvements_page_without_studies_still_shows_the_published_results(tmp
     assert "No improvement study was run" in page and "{: #table-published }" in page
     assert "Our runs cannot be compared" not in page  # CIFAR-10 runs: the reader may set them side by side
     assert not (out / "figures" / "improvements-compute.png").exists()
+
+
+def test_flipped_predictions_of_the_wrong_shape_are_refused_in_one_line(tmp_path):
+    root = write_improvement_studies(tmp_path / "studies-smoke")
+    path = root / "ensembles" / "cnn" / "own" / "seed-1" / "predictions.npz"
+    with np.load(path) as stored:
+        arrays = {key: stored[key] for key in stored.files}
+    np.savez(path, **{**arrays, "flipped_probabilities": arrays["flipped_probabilities"][:5]})
+    with pytest.raises(UserError, match=r"seed-1/predictions.npz: flipped_probabilities has shape \(5, 10\)"):
+        improvements.ensembles_table(load_studies(root), True)

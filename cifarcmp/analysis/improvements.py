@@ -128,19 +128,18 @@ def change_cells(change: dict | None) -> list:
 # Ensembles and test-time augmentation ---------------------------------------------------------------
 
 
-def read_flipped(run) -> np.ndarray | None:
-    """A run's probabilities on its mirrored test images (same order as `probabilities`), None when
-    the run saved none (runs from before training saved them)."""
+def read_flipped(run, shape: tuple[int, ...]) -> np.ndarray | None:
+    """A run's probabilities on its mirrored test images (in the order, and of the `shape`, of its
+    `probabilities`), None when the run saved none (runs from before training saved them)."""
     path = run.path / "predictions.npz"
-    labels, probabilities, _ = evaluation.checked_predictions(run)
     try:
         flipped = read_npz(path, (FLIPPED,))[FLIPPED]
     except UserError as error:
         if "missing arrays" in str(error):
             return None
         raise
-    if flipped.shape != probabilities.shape:
-        raise UserError(f"{path}: {FLIPPED} has shape {flipped.shape}, expected {probabilities.shape}")
+    if flipped.shape != tuple(shape):
+        raise UserError(f"{path}: {FLIPPED} has shape {flipped.shape}, expected {tuple(shape)}")
     return flipped.astype(np.float64)
 
 
@@ -165,7 +164,7 @@ def aligned_members(runs: list) -> tuple[np.ndarray, np.ndarray, np.ndarray | No
         elif not np.array_equal(labels, run_labels[positions]):
             raise UserError(f"{run.path / 'predictions.npz'}: labels differ from the other runs' for the same images")
         stack.append(probabilities[positions])
-        mirrored = read_flipped(run)
+        mirrored = read_flipped(run, probabilities.shape)
         flipped.append(None if mirrored is None else mirrored[positions])
     has_flipped = all(item is not None for item in flipped)
     return labels, np.stack(stack), np.stack(flipped) if has_flipped else None
@@ -245,11 +244,8 @@ def augmentation_table(studies, synthetic: bool) -> Table:
         baseline = variant_rows(studies, "augmentation", model, augmentation.VARIANTS[augmentation.NONE])
         for name in variants(studies, "augmentation", model):
             runs = variant_rows(studies, "augmentation", model, name)
-            change = (
-                None
-                if runs is baseline or name == augmentation.VARIANTS[augmentation.NONE]
-                else (paired_change(studies, runs, baseline))
-            )
+            seeds_protocol = name == augmentation.VARIANTS[augmentation.NONE]
+            change = None if seeds_protocol else paired_change(studies, runs, baseline)
             rows.append(
                 [
                     label(model, short=True),
