@@ -184,10 +184,14 @@ def describe(plan) -> str:
     for cost in costs:
         shared = f"; {cost.shared} shared with another group, trained once" if cost.shared else ""
         lines.append(
-            f"  {cost.group:<{width}}  {cost.trained:>3} runs  {hours(cost.seconds):>8}"
+            f"  {cost.group:<{width}}  {_runs(cost.trained)}  {hours(cost.seconds):>8}"
             f"  ({cost.left} left to train: {hours(cost.seconds_left)}){shared}"
         )
     total, left = sum(cost.seconds for cost in costs), sum(cost.seconds_left for cost in costs)
     runs = sum(cost.trained for cost in costs)
-    lines.append(f"  {'total':<{width}}  {runs:>3} runs  {hours(total):>8}  (left to train: {hours(left)})")
+    lines.append(f"  {'total':<{width}}  {_runs(runs)}  {hours(total):>8}  (left to train: {hours(left)})")
     return "\n".join(lines)
+
+
+def _runs(count: int) -> str:
+    return f"{count:>3} {'run' if count == 1 else 'runs':<4}"
