@@ -724,4 +724,5 @@ def published_table(beside_synthetic: bool = False) -> Table:
         ["Model and training", "Pre-training", "CIFAR-10 test accuracy", "Up to", "Parameters"],
         rows,
         False,
+        align=["l", "l", "r", "r", "r"],
     )
