@@ -21,9 +21,14 @@ DATA ?=
 WEIGHTS ?=
 SEED ?= 0
 SEEDS ?= 1
-# Opt-in studies of the seed's claims, comma-separated: arms, data-efficiency, gradcam.
+# Opt-in studies, comma-separated: the seed's claims (arms, data-efficiency, gradcam) and the
+# improvements it proposed (augmentation, backbones, resolution, ensembles, distillation, learning-rate).
 STUDIES ?=
 FRACTIONS ?= 0.01,0.1,1
+# The learning-rate study's grid and the backbones study's networks (empty: each study's default,
+# cut down in the smoke profile; `make plan` lists the runs and their estimated GPU time).
+LEARNING_RATES ?=
+BACKBONES ?=
 # Where runs train: local (this machine, JOBS at a time, one GPU each where GPUs are visible) or
 # slurm (one job array; PARTITION, TIME, GPUS per run and SBATCH_ARGS go to sbatch).
 EXECUTOR ?= local
@@ -65,7 +70,7 @@ endif
 # An empty variable adds no flag (the program's default applies); any other value is one argument.
 flag = $(if $(2),$(1) $(call quote,$(2)))
 RUN_FLAGS := $(call flag,--data,$(DATA)) $(call flag,--weights,$(WEIGHTS)) $(call flag,--precision,$(PRECISION))
-PLAN_FLAGS := --profile $(call quote,$(PROFILE)) --seed $(SEED) --seeds $(SEEDS) $(if $(STUDIES),--studies $(call quote,$(STUDIES)) --fractions $(call quote,$(FRACTIONS))) $(RUN_FLAGS)
+PLAN_FLAGS := --profile $(call quote,$(PROFILE)) --seed $(SEED) --seeds $(SEEDS) $(if $(STUDIES),--studies $(call quote,$(STUDIES)) --fractions $(call quote,$(FRACTIONS)) $(call flag,--learning-rates,$(LEARNING_RATES)) $(call flag,--backbones,$(BACKBONES))) $(RUN_FLAGS)
 EXECUTOR_FLAGS := --executor $(call quote,$(EXECUTOR)) $(call flag,--jobs,$(JOBS)) $(call flag,--gpus-per-run,$(GPUS)) $(call flag,--partition,$(PARTITION)) $(call flag,--time,$(TIME)) $(call flag,--sbatch-args,$(SBATCH_ARGS))
 INSTALLED := $(VENV)/.installed-$(TF)
 
@@ -74,7 +79,8 @@ INSTALLED := $(VENV)/.installed-$(TF)
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 	@echo "  variables: PROFILE="$(call quote,$(PROFILE))" (paper|quick|smoke)  DATA=cifar10|synthetic|PATH  WEIGHTS=imagenet|none|PATH"
-	@echo "             SEED=$(SEED)  SEEDS=$(SEEDS)  STUDIES=arms,data-efficiency,gradcam  FRACTIONS="$(call quote,$(FRACTIONS))"  PRECISION=float32|mixed  TF=$(TF)"
+	@echo "             SEED=$(SEED)  SEEDS=$(SEEDS)  STUDIES=arms,data-efficiency,gradcam,augmentation,backbones,resolution,ensembles,distillation,learning-rate"
+	@echo "             FRACTIONS="$(call quote,$(FRACTIONS))"  LEARNING_RATES=0.001,0.01,...  BACKBONES=resnet50v2,...  PRECISION=float32|mixed  TF=$(TF)"
 	@echo "             EXECUTOR=local|slurm  JOBS=N  GPUS=N  PARTITION=  TIME=  SBATCH_ARGS='--mem=16G ...'"
 
 setup: $(INSTALLED) ## create .venv and install cifarcmp with its dependencies

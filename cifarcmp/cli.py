@@ -324,7 +324,23 @@ def _plan_arguments(parser: argparse.ArgumentParser, studies_required: bool = Fa
     parser.add_argument("--seed", type=int, default=0, help="the seed when --seeds is 1")
     parser.add_argument("--seeds", type=int, default=1, help="seeds per run: 0..N-1 (1: just --seed)")
     parser.add_argument(
-        "--studies", required=studies_required, default=None, help="comma-separated: arms, data-efficiency, gradcam"
+        "--studies",
+        required=studies_required,
+        default=None,
+        help="comma-separated: arms, data-efficiency, gradcam, augmentation, backbones, resolution, ensembles, "
+        "distillation, learning-rate",
+    )
+    parser.add_argument(
+        "--learning-rates",
+        default=None,
+        help="learning-rate study: initial SGD rates, comma-separated positive numbers (default 0.001,0.003,0.01,0.03,0.1; "
+        "smoke 0.01,0.1)",
+    )
+    parser.add_argument(
+        "--backbones",
+        default=None,
+        help="backbones study: comma-separated (default every one: resnet50v2, efficientnetv2b0, mobilenetv3large, "
+        "convnexttiny, densenet121; smoke mobilenetv3large)",
     )
     parser.add_argument(
         "--fractions", default="0.01,0.1,1", help="data-efficiency: fractions of the training split, each in (0, 1]"
@@ -353,10 +369,23 @@ def _build_plan(arguments):
         weights=_weights(arguments.weights),
         precision=arguments.precision,
         **({"results_root": arguments.results_root.resolve()} if arguments.results_root else {}),
+        **_study_settings(arguments),
     )
     built = plan.build(settings)
     plan.check(built)
     return built
+
+
+def _study_settings(arguments) -> dict:
+    """The plan settings of the studies' own options (given only when asked for)."""
+    from cifarcmp.studies import backbones, learning_rate
+
+    settings = {}
+    if getattr(arguments, "learning_rates", None):
+        settings["learning_rates"] = learning_rate.parse_rates(arguments.learning_rates)
+    if getattr(arguments, "backbones", None):
+        settings["backbones"] = backbones.parse_backbones(arguments.backbones)
+    return settings
 
 
 def _study(arguments) -> int:
@@ -369,6 +398,8 @@ def _study(arguments) -> int:
 def _plan(arguments) -> int:
     import json
 
+    from cifarcmp import estimate
+
     built = _with_queued(_build_plan(arguments))
     counts = built.counts()
     if arguments.json:
@@ -377,6 +408,7 @@ def _plan(arguments) -> int:
             "counts": counts,
             "runs": [run.to_dict() for run in built.runs],
             "copies": [run.to_dict() for run in built.copies],
+            "estimate": [vars(cost) for cost in estimate.plan_costs(built)],
         }
         print(json.dumps(document, indent=2))
         return 0
@@ -387,6 +419,7 @@ def _plan(arguments) -> int:
     for run in built.copies:
         state = "copied" if run.status == "done" else "copy"
         print(f"{state:<12} {run.name:<{width}}  same configuration as {run.same_as}: trained once, copied here")
+    print(estimate.describe(built))
     print(_count_line(built))
     return 0
 
@@ -516,10 +549,10 @@ def _plan_argv(arguments) -> list[str]:
     """The `cifarcmp plan` options that rebuild this plan (for the SLURM tasks)."""
     argv = ["--profile", arguments.profile, "--seed", str(arguments.seed), "--seeds", str(arguments.seeds)]
     argv += ["--fractions", arguments.fractions]
-    for option in ("studies", "data", "weights", "precision"):
-        value = getattr(arguments, option)
+    for option in ("studies", "data", "weights", "precision", "learning_rates", "backbones"):
+        value = getattr(arguments, option, None)
         if value is not None:
-            argv += [f"--{option}", str(_weights(value) if option == "weights" else value)]
+            argv += [f"--{option.replace('_', '-')}", str(_weights(value) if option == "weights" else value)]
     root = arguments.results_root.resolve() if arguments.results_root else None
     return argv + (["--results-root", str(root)] if root else [])
 

@@ -45,7 +45,7 @@ DERIVED_FIELDS = {"deviations", "lr_schedule", "image_size"}
 
 @dataclass(frozen=True)
 class PlanSettings:
-    """What a report asks for: the Make variables PROFILE, SEED, SEEDS, STUDIES, FRACTIONS, DATA, WEIGHTS, PRECISION."""
+    """What a report asks for: the Make variables PROFILE, SEED, SEEDS, STUDIES, FRACTIONS, DATA, WEIGHTS, PRECISION, LEARNING_RATES, BACKBONES."""
 
     profile: str
     seeds: int = 1  # seeds per run: 0..seeds-1, or just `seed` when 1
@@ -56,6 +56,8 @@ class PlanSettings:
     weights: str | None = None  # None: the profile's own weights
     precision: str | None = None  # None: float32, the seed's
     results_root: Path = field(default=RESULTS_ROOT)
+    learning_rates: tuple[float, ...] = ()  # the learning-rate study's grid (empty: its default)
+    backbones: tuple[str, ...] = ()  # the backbones study's networks (empty: its default)
 
     @property
     def seed_list(self) -> list[int]:
@@ -174,7 +176,15 @@ def build(settings: PlanSettings) -> Plan:
             for seed in settings.seed_list
         ]
     }
-    request = Request(settings.seed_list, settings.fractions, studies_root)
+    request = Request(
+        settings.seed_list,
+        settings.fractions,
+        studies_root,
+        profile=settings.profile,
+        main=main,
+        learning_rates=settings.learning_rates,
+        backbones=settings.backbones,
+    )
     for study in STUDIES.values():  # in the registry's order, however STUDIES= lists them
         if study.name not in settings.studies:
             continue

@@ -256,6 +256,10 @@ HISTORY_ROW = record(
 # A study's summary.json (cifarcmp/studies/summaries.py): the fields of every row; each study adds
 # its own (its module's row_rules).
 STUDY_RUN = {"arm": text(64, 1), "seed": COUNT, "run": text(1000, 1), "synthetic": BOOLEAN}
+# Fields a row may hold: the study's name for the change its run makes to the arm's protocol
+# ("flip and crop", "lr 0.001", "64 px"); summaries from before studies varied the protocol lack it,
+# and the report reads a missing one as empty (the arm's own protocol).
+STUDY_RUN_OPTIONAL = {"variant": text(64)}
 # The figures of a run that trained, for the studies that compare them.
 STUDY_FIGURES = {
     "fraction": number(1e-9, 1),
@@ -279,7 +283,7 @@ def study_summary(study: str, row_rules: dict) -> dict:
         {
             "study": text(choices=(study,)),
             "synthetic": BOOLEAN,
-            "runs": listing(record({**STUDY_RUN, **row_rules}), minimum=1, limit=10_000),
+            "runs": listing(record({**STUDY_RUN, **row_rules}, STUDY_RUN_OPTIONAL), minimum=1, limit=10_000),
         },
         {"profile": nullable(text(64))},
     )

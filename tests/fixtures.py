@@ -97,6 +97,8 @@ def write_fixture_run(
     correct=None,
     gallery: bool = False,
     index_offset: int = 0,
+    changes: dict | None = None,
+    flipped: bool = False,
 ) -> Path:
     """Write a finished run of `model` into `path` (created) and return `path`.
 
@@ -108,6 +110,9 @@ def write_fixture_run(
     paired tests; it then sets the test accuracy. Otherwise a seeded draw picks
     `test_accuracy` of them, the same draw for every model of the same seed. `gallery` also
     writes gallery.npz; `index_offset` shifts the test indices, as if another test subset was used.
+    `changes` are RunConfig fields a study changes (learning_rate, upsampling); `flipped` also
+    stores probabilities on the mirrored test images (flipped_probabilities), as training now does.
+    Models other than the seed's two (the backbones) get ResNet50's layers and counts.
     """
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
@@ -116,9 +121,9 @@ def write_fixture_run(
         correct = np.asarray(correct, dtype=bool)
         test_images = correct.size
         test_accuracy = float(correct.mean())
-    test_accuracy = _DEFAULT_ACCURACY[model] if test_accuracy is None else test_accuracy
+    test_accuracy = _DEFAULT_ACCURACY.get(model, 0.9) if test_accuracy is None else test_accuracy
     profile = "smoke" if synthetic else "paper"
-    config = resolve(model, profile, seed=seed, epochs=epochs).to_dict()
+    config = resolve(model, profile, seed=seed, epochs=epochs, **(changes or {})).to_dict()
     epochs = config["epochs"]
     stops_early = config["early_stopping_patience"] > 0 and epochs > 4
     if best_epoch is None:
@@ -138,9 +143,10 @@ def write_fixture_run(
     if correct is not None and correct.size != labels.size:
         raise ValueError(f"correct needs {labels.size} entries (10 classes x {test_per_class}), got {correct.size}")
     probabilities = _probabilities(labels, test_accuracy, rng, correct)
-    layers = _LAYERS[model]
+    layers = _LAYERS.get(model, _LAYERS["resnet50"])
     total = sum(layer[3] for layer in layers)
-    non_trainable = _NON_TRAINABLE[model]
+    non_trainable = _NON_TRAINABLE.get(model, _NON_TRAINABLE["resnet50"])
+    forward_flops = _FORWARD_FLOPS.get(model, _FORWARD_FLOPS["resnet50"])
     wall_seconds = sum(row["seconds"] for row in history) + 12.5
 
     (path / "config.json").write_text(json.dumps(config, indent=2) + "\n")
@@ -196,8 +202,8 @@ def write_fixture_run(
         "parameters": {"total": total, "trainable": total - non_trainable, "non_trainable": non_trainable},
         # The counts cifarcmp.compute gives the seed's models at 224 px and 32 px.
         "compute": {
-            "forward_flops_per_image": _FORWARD_FLOPS[model],
-            "training_flops": 3.0 * _FORWARD_FLOPS[model] * _TRAIN_IMAGES * epochs_run,
+            "forward_flops_per_image": forward_flops,
+            "training_flops": 3.0 * forward_flops * _TRAIN_IMAGES * epochs_run,
             "counted": "fixture",
         },
     }
@@ -205,7 +211,8 @@ def write_fixture_run(
     sample_labels = np.repeat(np.arange(10), 2).astype(np.int64)
     images = rng.integers(0, 256, size=(sample_labels.size, 32, 32, 3), dtype=np.uint8)
     arrays = {
-        "predictions.npz": {"labels": labels, "probabilities": probabilities, "indices": indices},
+        "predictions.npz": {"labels": labels, "probabilities": probabilities, "indices": indices}
+        | ({"flipped_probabilities": _probabilities(labels, test_accuracy, rng)} if flipped else {}),
         "samples.npz": {"images": images, "labels": sample_labels},
     }
     if gallery:
@@ -268,20 +275,33 @@ def _probabilities(labels, accuracy, rng, correct=None) -> np.ndarray:
 
 # The study arms' models, and counted training FLOPs per training image and epoch (about as
 # train/compute.py counts them at 32 px).
-ARM_MODELS = {"resnet50": "resnet50", "resnet50-frozen": "resnet50", "resnet50-random": "resnet50", "cnn": "cnn"}
+ARM_MODELS = {"resnet50-frozen": "resnet50", "resnet50-random": "resnet50"}  # else the arm is the model
 FLOPS_PER_IMAGE_EPOCH = {"resnet50": 4.9e8, "cnn": 1.25e8}
 
 
 def write_fixture_study(root: Path, study: str, specs: list[dict]) -> None:
-    """Runs of `specs` (arm, fraction, seed, and write_fixture_run options) and the study's summary."""
+    """Runs of `specs` (arm, fraction, seed, and write_fixture_run options) and the study's summary.
+
+    A spec may also give the row's `variant` and the run's folder (`relative` to `root`); without
+    one, a folder of its own is made from the study, arm, variant and seed."""
     rows = []
     for spec in specs:
         spec = dict(spec)
         arm, fraction, seed = spec.pop("arm"), spec.pop("fraction", 1.0), spec.pop("seed", 0)
         flops = spec.pop("training_flops", None)
-        relative = f"arms/{arm}/seed-{seed}" if fraction == 1 else f"{study}/{arm}/fraction-{fraction:g}/seed-{seed}"
+        variant = spec.pop("variant", None)
+        relative = spec.pop("relative", None)
+        if relative is None and variant is not None:
+            slug = "".join(
+                character if character.isalnum() or character == "." else "-" for character in variant.lower()
+            )
+            relative = f"{study}/{arm}/{slug.strip('-') or 'own'}/seed-{seed}"
+        elif relative is None:
+            relative = (
+                f"arms/{arm}/seed-{seed}" if fraction == 1 else f"{study}/{arm}/fraction-{fraction:g}/seed-{seed}"
+            )
         if not (root / relative / "manifest.json").is_file():
-            write_fixture_run(root / relative, ARM_MODELS[arm], seed=seed, **spec)
+            write_fixture_run(root / relative, ARM_MODELS.get(arm, arm), seed=seed, **spec)
         metrics = json.loads((root / relative / "metrics.json").read_text())
         train_images = round(4500 * fraction)
         rows.append(
@@ -290,6 +310,7 @@ def write_fixture_study(root: Path, study: str, specs: list[dict]) -> None:
                 "fraction": fraction,
                 "seed": seed,
                 "run": relative,
+                **({"variant": variant} if variant is not None else {}),
                 **{
                     key: metrics[key]
                     for key in (
@@ -308,11 +329,15 @@ def write_fixture_study(root: Path, study: str, specs: list[dict]) -> None:
                 "train_images": train_images,
                 "forward_flops_per_image": 1.6e8,
                 "training_flops": flops
-                or FLOPS_PER_IMAGE_EPOCH[ARM_MODELS[arm]] * train_images * metrics["epochs_run"],
+                or FLOPS_PER_IMAGE_EPOCH.get(ARM_MODELS.get(arm, arm), 4.9e8) * train_images * metrics["epochs_run"],
                 "device": {"kind": "cpu", "name": "fixture CPU", "count": 2},
                 "synthetic": True,
             }
         )
+    if study == "ensembles":
+        for row in rows:
+            with np.load(root / row["run"] / "predictions.npz") as arrays:
+                row["has_flipped"] = "flipped_probabilities" in arrays.files
     if study == "gradcam":
         rows = [
             {
@@ -368,3 +393,66 @@ def build_site(results: Path, root: Path, site_url: str | None = None) -> dict:
     seconds = time.monotonic() - started
     assert build.returncode == 0, build.stderr[-4000:]
     return {"root": root, "site": root / "site", "runs": runs, "build_seconds": seconds}
+
+
+def write_improvement_studies(root: Path, seeds: tuple[int, ...] = (0, 1), flipped: bool = True) -> Path:
+    """Every improvement study's runs and summary under `root` (results/studies-<tag>/), as the
+    smoke plan lays them out: the seed's protocol of each study (ResNet50 at 0.90, the CNN at 0.70)
+    and changes whose accuracies the tests can check (flip and crop lifts the CNN to 0.80, a 64 px
+    ResNet50 falls to 0.85, lr 0.003 wins the CNN's validation). `flipped` stores mirrored-image
+    predictions in the ensembles' runs."""
+    base = {"resnet50": 0.90, "cnn": 0.70}
+
+    def seeds_of(arm: str, variant: str, accuracy: float, **options) -> list[dict]:
+        return [{"arm": arm, "variant": variant, "seed": seed, "test_accuracy": accuracy, **options} for seed in seeds]
+
+    write_fixture_study(
+        root,
+        "augmentation",
+        [
+            spec
+            for model in ("resnet50", "cnn")
+            for variant, accuracy in (
+                ("none (the seed's)", base[model]),
+                ("flip and crop", base[model] + 0.10 if model == "cnn" else base[model]),
+                ("MixUp", base[model] - 0.02),
+            )
+            for spec in seeds_of(model, variant, accuracy)
+        ],
+    )
+    write_fixture_study(root, "backbones", [*seeds_of("resnet50", "", 0.90), *seeds_of("mobilenetv3large", "", 0.92)])
+    write_fixture_study(
+        root,
+        "resolution",
+        [
+            *seeds_of("resnet50", "32 px", 0.90, changes={"upsampling": 1}),
+            *seeds_of("resnet50", "64 px", 0.85, changes={"upsampling": 2}),
+        ],
+    )
+    write_fixture_study(
+        root,
+        "ensembles",
+        [spec for model in ("resnet50", "cnn") for spec in seeds_of(model, "", base[model], flipped=flipped)],
+    )
+    write_fixture_study(
+        root,
+        "distillation",
+        [
+            *seeds_of("resnet50", "trained alone (the seed's)", 0.90),
+            *seeds_of("cnn", "trained alone (the seed's)", 0.70),
+            *seeds_of("cnn", "distilled from ResNet50", 0.78),
+        ],
+    )
+    # Validation accuracy sits one point above the test accuracy (write_fixture_run): the CNN's best
+    # validation rate is 0.003, ResNet50's the seed's 0.01.
+    write_fixture_study(
+        root,
+        "learning-rate",
+        [
+            spec
+            for model, accuracies in (("resnet50", (0.80, 0.90, 0.60)), ("cnn", (0.75, 0.70, 0.40)))
+            for rate, accuracy in zip((0.003, 0.01, 0.1), accuracies)
+            for spec in seeds_of(model, f"lr {rate:g}", accuracy, changes={"learning_rate": rate})
+        ],
+    )
+    return root

@@ -1,7 +1,7 @@
 """The golden report: fixed fixture results rendered to text, kept in tests/golden/ to compare with.
 
-`write_golden_results(root)` writes two seeds of each model under `root/smoke/` and the arms and
-data-efficiency studies under `root/studies-smoke/`, all from tests/fixtures.py, so every number
+`write_golden_results(root)` writes two seeds of each model under `root/smoke/`, the arms and
+data-efficiency studies and every improvement study under `root/studies-smoke/`, all from tests/fixtures.py, so every number
 is fixed. `rendered_text(out, root)` reads back every text file `cifarcmp render` wrote, with the
 temporary root replaced by `<ROOT>`, so a rendering can be compared with the committed golden copy.
 
@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from fixtures import write_fixture_run, write_fixture_study
+from fixtures import write_fixture_run, write_fixture_study, write_improvement_studies
 
 GOLDEN_DIR = Path(__file__).resolve().parent / "golden"
 TEXT_SUFFIXES = {".md", ".html", ".csv", ".tex", ".txt", ".json"}
@@ -62,6 +62,7 @@ def write_golden_results(root: Path) -> Path:
                     else spec
                 )
     write_fixture_study(studies, "data-efficiency", efficiency)
+    write_improvement_studies(studies)  # every improvement study, for the Improvements page
     return main
 
 

@@ -110,7 +110,10 @@ def test_every_golden_csv_is_machine_readable(tmp_path):
         markdown = rendered[name.removesuffix(".csv") + ".md.txt"]
         caption = markdown.split("\n\n", 1)[0]
         assert comments["caption"] == caption, name
-        assert comments["synthetic"] == ("true" if SYNTHETIC_NOTE in caption else "false"), name
+        # Published results are CIFAR-10 figures whatever our runs used: their caption says ours cannot
+        # be set against them beside synthetic runs, and their flag stays false.
+        synthetic = SYNTHETIC_NOTE in caption and name != "tables/published.csv"
+        assert comments["synthetic"] == ("true" if synthetic else "false"), name
         assert comments["commit"] and comments["commit"] != "unknown", name
         for index, column in enumerate(header):
             cells = [row[index] for row in rows]

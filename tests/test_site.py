@@ -90,6 +90,7 @@ def test_build_writes_every_page_without_outside_references(built):
         "generated/claims.html",
         "generated/studies.html",
         "notebooks/study-figures.html",
+        "generated/improvements.html",
     ):
         assert expected in pages
     for page in pages:

@@ -26,7 +26,10 @@ from cifarcmp.stats import seed_spread
 SYNTHETIC_NOTE = "synthetic data — not CIFAR-10 results"
 NOT_RECORDED = "not recorded"  # a run made before this figure was written
 NOT_REPORTED = "—"
-PLACEHOLDERS = frozenset({NOT_RECORDED, NOT_REPORTED, ""})
+# A figure the protocol leaves unread on purpose: the test accuracy of a learning rate that was not
+# chosen (the test set is read for the rate chosen on validation only).
+NOT_READ = "not read"
+PLACEHOLDERS = frozenset({NOT_RECORDED, NOT_REPORTED, NOT_READ, ""})
 # What a figure over several seeds stands for, said under each table that has one: on the page
 # (one number per cell, the spread in its tooltip) and in the downloads (mean ± std; the CSV has it all).
 SPREAD_NOTE = "Values over several seeds are means; hover over or tab to a value for its std, min and max"

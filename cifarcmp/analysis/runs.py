@@ -218,12 +218,19 @@ class Studies:
         return ", ".join(dict.fromkeys(str(summary.get("profile")) for summary in self.summaries.values()))
 
     def groups(self) -> list[RunGroup]:
-        """One group per arm (and, below the whole split, per training fraction): the banner's runs."""
+        """One group per arm (below the whole split, per training fraction; for a study that changes
+        the protocol, per variant): the banner's runs, each once however many studies copied it."""
         groups: dict[str, list[Run]] = {}
+        seen: set[tuple[str, float, str]] = set()
         for relative, row in {row["run"]: row for study in self.summaries for row in self.rows(study)}.items():
+            identity = (row["arm"], row.get("fraction", 1.0), run_identity(self.runs[relative]))
+            if identity in seen:  # a copy of a run already listed (the main runs are in several studies)
+                continue
+            seen.add(identity)
             fraction = row.get("fraction", 1.0)
             share = "" if fraction == 1 else f", {format_fraction(fraction)} of the training split"
-            groups.setdefault(label(row["arm"]) + share, []).append(self.runs[relative])
+            variant = f", {row['variant']}" if row.get("variant") else ""
+            groups.setdefault(label(row["arm"]) + share + variant, []).append(self.runs[relative])
         return [RunGroup(runs[0].model, runs, name) for name, runs in groups.items()]
 
 

@@ -8,6 +8,7 @@ report pages call these from executed notebook cells, `report.render` for the st
 from __future__ import annotations
 
 import io
+import math
 import textwrap
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import numpy as np
 from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 from PIL import Image  # matplotlib's own PNG dependency
 
 from cifarcmp.analysis.measures import colour, label
@@ -372,6 +374,98 @@ def gradcam_figures(
         )
         for start in range(0, len(images), per_figure)
     ]
+
+
+def accuracy_against_compute(points: list[dict], front: list[int]) -> Figure:
+    """Test accuracy against training compute (counted FLOPs, log scale), one point per result of the
+    Improvements page (`analysis.improvements.pareto_points`): coloured by model, squares for the
+    seed's protocol, circles for an improvement. The Pareto front (no other point is both cheaper and
+    more accurate) is joined by a dashed line, its points ringed and named."""
+    figure = Figure(figsize=(WIDTH, 5.0), dpi=100, layout="constrained")
+    axis = figure.subplots()
+    models = list(dict.fromkeys(point["model"] for point in points))
+    for model in models:
+        for baseline in (True, False):
+            chosen = [point for point in points if point["model"] == model and point["baseline"] == baseline]
+            if chosen:
+                axis.plot(
+                    [point["flops"] for point in chosen],
+                    [point["accuracy"] * 100 for point in chosen],
+                    linestyle="none",
+                    marker="s" if baseline else "o",
+                    markersize=7 if baseline else 5,
+                    color=colour(model),
+                    label=f"{label(model, short=True)}{' (seed protocol)' if baseline else ''}",
+                )
+    if front:
+        on_front = [points[index] for index in front]
+        axis.plot(
+            [point["flops"] for point in on_front],
+            [point["accuracy"] * 100 for point in on_front],
+            "--",
+            color="black",
+            linewidth=1,
+            drawstyle="steps-post",
+            label="Pareto front",
+        )
+        axis.plot(
+            [point["flops"] for point in on_front],
+            [point["accuracy"] * 100 for point in on_front],
+            linestyle="none",
+            marker="o",
+            markersize=11,
+            markerfacecolor="none",
+            markeredgecolor="black",
+        )
+    axis.set_xscale("log")
+    # Plain-text tick labels in the report's FLOP units (matplotlib's default log labels are mathtext,
+    # which this module turns off), and no labels on the minor ticks, which would crowd the axis.
+    flops = [point["flops"] for point in points]
+    ticks = _flop_ticks(flops)
+    axis.xaxis.set_major_locator(FixedLocator(ticks))
+    axis.set_xlim(min(*ticks, *flops) / 1.2, max(*ticks, *flops) * 1.2)  # every tick in view
+    axis.xaxis.set_minor_locator(NullLocator())
+    axis.xaxis.set_major_formatter(FuncFormatter(lambda value, _: _flop_label(value)))
+    axis.set(
+        xlabel="training compute (counted FLOPs, log scale)",
+        ylabel="test accuracy (%)",
+        title="Accuracy against training compute",
+    )
+    # Below the axes, not over the points.
+    figure.legend(fontsize=FONT - 1, loc="outside lower center", ncols=2, frameon=False)
+    return figure
+
+
+def _flop_ticks(flops: list[float], most: int = 5) -> list[float]:
+    """Ticks for a log axis of FLOPs: decades, or 1, 2 and 5 of each when the points span less than
+    two; within one such step, the smallest and largest point (two significant digits), so that a
+    plan whose runs all lie within a decade still has its axis labelled."""
+    low, high = min(flops), max(flops)
+    decades = range(math.floor(math.log10(low)) - 1, math.ceil(math.log10(high)) + 1)
+    for steps in ((1.0,), (1.0, 2.0, 5.0)):
+        ticks = [step * 10.0**decade for decade in decades for step in steps]
+        inside = [tick for tick in ticks if low / 1.3 <= tick <= high * 1.3]
+        if 2 <= len(inside) <= most:
+            return inside
+    return sorted({float(f"{low:.2g}"), float(f"{high:.2g}")})
+
+
+def _flop_label(value: float) -> str:
+    """A tick of a FLOP axis: "300 GFLOP", "3 TFLOP", "1 PFLOP"."""
+    for scale, symbol in ((1e18, "EFLOP"), (1e15, "PFLOP"), (1e12, "TFLOP"), (1e9, "GFLOP"), (1e6, "MFLOP")):
+        if value >= scale:
+            return f"{value / scale:g} {symbol}"
+    return f"{value:g} FLOP"
+
+
+def compute_figure_description(points: list[dict], front: list[int], synthetic: bool) -> str:
+    """The figure's alt text and caption: what it plots, and which results form the front."""
+    named = "; ".join(f"{points[index]['label']} ({points[index]['accuracy'] * 100:.1f} %)" for index in front)
+    text = (
+        f"Test accuracy against counted training FLOPs (log scale) for {len(points)} results of the improvement "
+        f"studies, coloured by model; squares are the seed's protocol. The Pareto front, from the cheapest: {named}."
+    )
+    return text + (" Synthetic data: not CIFAR-10 results." if synthetic else "")
 
 
 def save(figure: Figure, path: Path) -> None:

@@ -30,7 +30,7 @@ import markdown
 import numpy as np
 
 from cifarcmp import paths
-from cifarcmp.analysis import claims, comparison, formatting
+from cifarcmp.analysis import claims, comparison, formatting, improvements
 from cifarcmp.analysis.measures import CONVERGENCE_BAND_TEXT
 from cifarcmp.analysis.runs import (
     RunGroup,
@@ -45,15 +45,23 @@ from cifarcmp.errors import UserError, terminal_line
 from cifarcmp.lock import hold
 from cifarcmp.report import citation, figure_data, figures, narrative
 from cifarcmp.report.pinned import pinned_versions
+from cifarcmp.report.published import PUBLISHED
 from cifarcmp.report.site import DRAWN_LIST, PAGE_FIGURES
-from cifarcmp.report.tables import build_tables, to_markdown, write_table
+from cifarcmp.report.tables import build_tables, published_table, to_markdown, write_table
 from cifarcmp.studies import STUDIES
 from cifarcmp.studies.study import Study
 from cifarcmp.text import escape_markup, one_line
 
-STUDIES_COMMAND = f"make report STUDIES={','.join(STUDIES)}"
+# What runs the studies of the seed's claims (the Studies and Claims pages); the Improvements page
+# names its own, which needs several seeds (an ensemble is of seeds).
+STUDIES_COMMAND = f"make report STUDIES={','.join(name for name, study in STUDIES.items() if study.page == 'studies')}"
+IMPROVEMENTS_COMMAND = (
+    f"make report SEEDS=3 STUDIES={','.join(name for name, study in STUDIES.items() if study.page == 'improvements')}"
+)
 # The pages studies put their sections on (each study's `page`).
-STUDY_PAGES = ("studies",)
+STUDY_PAGES = ("studies", "improvements")
+# The Improvements page's figure, drawn by render (report.figures.accuracy_against_compute).
+IMPROVEMENTS_FIGURE = "improvements-compute.png"
 # Number formatting in templates goes through the same functions as the tables' cells.
 FILTERS = {
     "count": formatting.format_count,
@@ -332,6 +340,7 @@ def build_context(groups: list[RunGroup], studies: Studies | None) -> dict:
             "file": citation.BIB_FILE,
         },
     }
+    context["improvements"] = _improvements_context(studies, context["studies"], tables)
     # The prose about the models (what they were, what they can say, the seed report): report.narrative.
     context["narrative"] = narrative.narrative_context(groups, context["facts"], context["evidence"], synthetic)
     return context
@@ -372,6 +381,63 @@ def _studies_context(studies: Studies | None, main_synthetic: bool, tables: dict
         "caveats": found["caveats"],
         # The tables made from the studies, whose downloads name the studies' commits.
         "tables": sorted(set(tables) - before),
+    }
+
+
+def _improvements_context(studies: Studies | None, studies_context: dict, tables: dict) -> dict:
+    """The Improvements page's part of the context: its summary table (joining `tables`, and the
+    studies' tables, whose downloads name the studies' commits), its figure's points, the published
+    results with their sources, and its sentences."""
+    synthetic = studies_context["synthetic"]
+    entries = improvements.summary_entries(studies)
+    ran = [name for name in improvements.IMPROVEMENT_STUDIES if studies and name in studies.summaries]
+    published = published_table(beside_synthetic=synthetic)
+    tables[published.name] = published
+    summary = ""
+    if entries:
+        built = improvements.summary_table(entries, synthetic)
+        tables[built.name] = built
+        studies_context["tables"] = sorted({*studies_context["tables"], built.name})
+        summary = built.name
+    figure = improvements.pareto_points(entries)
+    # The best published result of each seed model's kind: ImageNet transfer for ResNet50, and for
+    # the CNN the very network (Keras' cifar10_cnn.py example) as its authors trained it.
+    ceilings = {
+        model: max(kind, key=lambda entry: entry.accuracy_high or entry.accuracy)
+        for model, kind in (
+            ("resnet50", [entry for entry in PUBLISHED if entry.pretraining != "none"]),
+            ("cnn", [entry for entry in PUBLISHED if "cifar10_cnn" in entry.source]),
+        )
+    }
+    return {
+        "ran": ran,
+        "table": summary,
+        "published": published.name,
+        "sources": [
+            {"model": entry.model, "work": entry.work, "source": entry.source, "where": entry.where, "note": entry.note}
+            for entry in PUBLISHED
+        ],
+        "figure": (
+            {
+                "file": f"{PAGE_FIGURES}/{IMPROVEMENTS_FIGURE}",
+                "description": figures.compute_figure_description(figure["points"], figure["front"], synthetic),
+                "points": figure["points"],
+                "front": figure["front"],
+            }
+            if figure["points"]
+            else None
+        ),
+        "findings": improvements.findings(
+            entries,
+            ran,
+            synthetic,
+            {
+                model: {"model": entry.model, "accuracy": entry.accuracy, "accuracy_high": entry.accuracy_high}
+                for model, entry in ceilings.items()
+            },
+        ),
+        "synthetic": synthetic,
+        "command": IMPROVEMENTS_COMMAND,
     }
 
 
@@ -426,6 +492,12 @@ def _render_into(
         ),
         work / PAGE_FIGURES / "samples.png",
     )
+
+    drawn = context["improvements"]["figure"]
+    if drawn:
+        figures.save(
+            figures.accuracy_against_compute(drawn["points"], drawn["front"]), work / PAGE_FIGURES / IMPROVEMENTS_FIGURE
+        )
 
     env = environment(templates_dir)
     for kind in ("pages", "snippets"):

@@ -690,3 +690,39 @@ def arms_table(studies, synthetic: bool) -> Table:
         synthetic,
         align=["l", "r", "r", "r", "r", "r", "l", "r", "r", "r", "r", "r"],
     )
+
+
+def published_table(beside_synthetic: bool = False) -> Table:
+    """Published CIFAR-10 results (report.published): figures others measured under their own
+    protocols, in a table of their own, never beside our columns. The page lists each row's source
+    below it, linked, in the table's order (a column of them would not fit a printed page). Its
+    numbers are CIFAR-10 results whatever data our runs used, so the table is not marked synthetic;
+    beside synthetic runs (`beside_synthetic`) its caption says that ours cannot be set against it."""
+    from cifarcmp.report.published import PUBLISHED
+
+    rows = [
+        [
+            entry.model,
+            entry.pretraining,
+            number(entry.accuracy, PERCENT),
+            number(entry.accuracy_high, PERCENT) if entry.accuracy_high is not None else NOT_REPORTED,
+            number(entry.parameters, COUNT) if entry.parameters else NOT_REPORTED,
+        ]
+        for entry in PUBLISHED
+    ]
+    caption = (
+        "Published CIFAR-10 test accuracies, each under its authors' own protocol (not our runs), in the order "
+        "of the sources listed below it; where a source gives a range, its high end is in the next column."
+    )
+    if beside_synthetic:
+        caption += (
+            " This build's runs used synthetic data — not CIFAR-10 results — so none of ours can be set against these."
+        )
+    return Table(
+        "published",
+        caption,
+        ["Model and training", "Pre-training", "CIFAR-10 test accuracy", "Up to", "Parameters"],
+        rows,
+        False,
+        align=["l", "l", "r", "r", "r"],
+    )

@@ -11,8 +11,31 @@ the report reads. The study modules import only `cifarcmp.config`, `cifarcmp.sch
 stage, the executors, analysis or report.
 """
 
-from cifarcmp.studies import arms, data_efficiency, gradcam
+from cifarcmp.studies import (
+    arms,
+    augmentation,
+    backbones,
+    data_efficiency,
+    distillation,
+    ensembles,
+    gradcam,
+    learning_rate,
+    resolution,
+)
 from cifarcmp.studies.study import Study
 
-# In the order the Studies page lists them.
-STUDIES: dict[str, Study] = {study.name: study for study in (arms.STUDY, data_efficiency.STUDY, gradcam.STUDY)}
+# In the order their pages list them: the seed's claims (Studies), then the improvements it proposed.
+STUDIES: dict[str, Study] = {
+    study.name: study
+    for study in (
+        arms.STUDY,
+        data_efficiency.STUDY,
+        gradcam.STUDY,
+        augmentation.STUDY,
+        backbones.STUDY,
+        resolution.STUDY,
+        ensembles.STUDY,
+        distillation.STUDY,
+        learning_rate.STUDY,
+    )
+}

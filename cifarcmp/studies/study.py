@@ -20,11 +20,25 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class Request:
-    """What the report asks of every study: its seeds, its training-split fractions, where studies go."""
+    """What the report asks of every study: its seeds, its training-split fractions, where studies
+    go, and the settings some studies take (each study says what it makes of them)."""
 
     seeds: list[int]
     fractions: tuple[float, ...]
     root: Path  # results/studies-<tag>/
+    profile: str = "paper"  # the studies' smoke forms shrink their grids (each module says how)
+    main: Path | None = None  # results/<tag>/: the main runs (a distillation teacher is one)
+    learning_rates: tuple[float, ...] = ()  # the learning-rate study's grid (empty: its default)
+    backbones: tuple[str, ...] = ()  # the backbones study's networks (empty: its default)
+
+    @property
+    def smoke(self) -> bool:
+        return self.profile == "smoke"
+
+    def seeds_where_spread_is_not_the_point(self) -> list[int]:
+        """Every seed, or in the smoke profile the first only: a smoke run checks that a study runs end
+        to end, and a second seed of it adds minutes and no check."""
+        return self.seeds[:1] if self.smoke else list(self.seeds)
 
 
 @dataclass(frozen=True)

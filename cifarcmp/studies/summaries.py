@@ -67,6 +67,8 @@ def _summary(study: str, runs: list[PlannedRun], profile: str, root: Path) -> di
             "arm": arm,
             "fraction": fraction,
             "seed": seed,
+            # The study's name for the protocol change this run makes (empty: the arm's own protocol).
+            "variant": planned.variant,
             "run": folder.relative_to(root).as_posix(),
             "test_accuracy": metrics["test_accuracy"],
             "test_loss": metrics["test_loss"],
