@@ -402,5 +402,5 @@ def test_flipped_predictions_of_the_wrong_shape_are_refused_in_one_line(tmp_path
     with np.load(path) as stored:
         arrays = {key: stored[key] for key in stored.files}
     np.savez(path, **{**arrays, "flipped_probabilities": arrays["flipped_probabilities"][:5]})
-    with pytest.raises(UserError, match=r"seed-1/predictions.npz: flipped_probabilities has shape \(5, 10\)"):
+    with pytest.raises(UserError, match=r"seed-1/predictions.npz: flipped_probabilities are float32 \(5, 10\), expected"):
         improvements.ensembles_table(load_studies(root), True)
