@@ -17,6 +17,7 @@ from conftest import PROJECT_ROOT
 from fixtures import write_fixture_run
 
 from cifarcmp import cli, config, plan, results
+from cifarcmp.report import narrative
 from cifarcmp.errors import UserError
 
 
@@ -65,6 +66,17 @@ def test_changes_are_deviations_and_the_teacher_is_named_by_its_run():
     assert any("distilled from the run 'paper/resnet50/seed-2'" in line for line in changed.deviations)
     assert not any("/x/results" in line for line in changed.deviations)  # no local path reaches a page
     assert config.resolve("cnn", "paper").deviations == ()  # the defaults are the seed's protocol
+
+
+def test_the_pages_say_what_augmentation_and_distillation_changed_and_name_no_folder():
+    changed = config.resolve(
+        "cnn", "paper", augmentation="mixup", teacher="/home/<b>student</b>/results/paper/resnet50/seed-2"
+    ).to_dict()
+    sentences = narrative.deviation_sentences(json.loads(json.dumps(changed)))
+    assert "training images augmented (MixUp), where the seed used none" in sentences
+    assert any(line.startswith("distilled from a trained teacher's logits (temperature 3, 50 %") for line in sentences)
+    assert not any("student" in line or "seed-2" in line for line in sentences)  # the folder means nothing on a page
+    assert len(sentences) == 2  # the two constants are said in the teacher's sentence, not again on their own
 
 
 def test_every_changed_field_round_trips_through_the_train_options(tmp_path):

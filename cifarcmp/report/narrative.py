@@ -301,9 +301,26 @@ _SENTENCES = {
     ),
     "dropout": lambda v, p: f"dropout rates {', '.join(map(str, v))} instead of {', '.join(map(str, p))}",
     "precision": lambda v, p: f"{v} precision arithmetic instead of {p}",
+    "augmentation": lambda v, p: f"training images augmented ({_AUGMENTATION_WORDS.get(v, v)}), where the seed used none",
 }
-# Not part of the protocol, or derived from it, or said on their own line below.
-_SKIPPED = {"model", "profile", "seed", "arm", "deviations", "data", "weights", "image_size", "lr_schedule"}
+_AUGMENTATION_WORDS = {"flip-crop": "flip and pad-and-crop", "randaugment": "RandAugment", "mixup": "MixUp"}
+# Not part of the protocol, or derived from it, or said on their own line below. The teacher is
+# named by its folder on the machine that trained it, which means nothing on a page: the teacher's
+# sentence says what distillation did, with its two constants.
+_SKIPPED = {
+    "model",
+    "profile",
+    "seed",
+    "arm",
+    "deviations",
+    "data",
+    "weights",
+    "image_size",
+    "lr_schedule",
+    "teacher",
+    "distillation_temperature",
+    "distillation_alpha",
+}
 
 
 def deviation_sentences(config: dict) -> list[str]:
@@ -322,6 +339,12 @@ def deviation_sentences(config: dict) -> list[str]:
             sentences.append("random initial weights instead of ImageNet's: no ImageNet weights were loaded")
         elif weights != "imagenet":
             sentences.append("pretrained weights read from a local file instead of Keras' ImageNet download")
+    if config.get("teacher"):
+        sentences.append(
+            "distilled from a trained teacher's logits (temperature "
+            f"{config.get('distillation_temperature', 3.0):g}, {config.get('distillation_alpha', 0.5) * 100:g} % of the "
+            "loss on the labels) instead of trained on the labels alone"
+        )
     for name in sorted(paper):
         if name in _SKIPPED or name not in config or config[name] == paper[name]:
             continue
