@@ -288,6 +288,8 @@ def check(plan: Plan) -> None:
             continue
         folder = run.out if run.status == "done" else results.incomplete_path(run.out)
         on_disk = _read_config(folder / "config.json")
+        if run.status == "waiting" and on_disk is None:  # its teacher is unfinished and nothing of it is on disk yet
+            continue
         planned = json.loads(json.dumps(run.config.to_dict()))
         if on_disk != planned:
             differing = sorted(
