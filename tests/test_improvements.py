@@ -18,7 +18,7 @@ from cifarcmp.report import figures
 from cifarcmp.report.published import PUBLISHED
 from cifarcmp.report.render import render
 from cifarcmp.report.tables import published_table
-from cifarcmp.studies import augmentation, backbones, distillation, learning_rate
+from cifarcmp.studies import STUDIES, augmentation, backbones, distillation, learning_rate
 from cifarcmp.studies.study import Request
 
 
@@ -128,6 +128,44 @@ def test_augmentation_and_distillation_ask_for_their_runs():
         ("cnn", 0, "/r/paper/resnet50/seed-0"),
         ("cnn", 1, "/r/paper/resnet50/seed-1"),
     ]
+
+
+EVERY_STUDY = ",".join(STUDIES)
+
+
+def test_the_whole_smoke_plan_with_every_study_trains_each_configuration_once(tmp_path, capsys):
+    code, out, err = _cli(capsys, "plan", "--profile", "smoke", "--seeds", "2", "--studies", EVERY_STUDY,
+                          "--json", "--results-root", tmp_path)  # fmt: skip
+    assert code == 0, err
+    document = json.loads(out)
+    runs = document["runs"]
+    trained = {run["name"] for run in runs}
+    arguments = [tuple(argument for argument in run["arguments"] if argument != run["out"]) for run in runs]
+    assert len(set(arguments)) == len(arguments)  # no configuration is trained twice
+    copies = document["copies"]
+    assert copies and all(copy["same_as"] in trained for copy in copies)  # shared runs come from one trained run
+    augmentation_none = next(copy for copy in copies if "/augmentation/" in copy["name"] and "/none/" in copy["name"])
+    assert augmentation_none["same_as"] == "smoke/resnet50/seed-0"  # the seed's protocol is the main run itself
+    (student,) = [run for run in runs if "--teacher" in run["arguments"]]
+    assert student["status"] == "waiting"
+    assert student["arguments"][student["arguments"].index("--teacher") + 1] == str(tmp_path / "smoke/resnet50/seed-0")
+    assert document["counts"]["waiting"] == 1 and document["counts"]["missing"] == len(runs) - 1
+
+
+def test_an_interrupted_student_is_planned_again_once_its_teacher_is_done(tmp_path, capsys):
+    write_fixture_run(tmp_path / "smoke" / "resnet50" / "seed-0", "resnet50")
+    built = _plan(tmp_path, "smoke", ("distillation",), seeds=1)
+    (student,) = [run for run in built.runs if run.config.teacher]
+    assert student.status == "missing"
+    partial = tmp_path / "studies-smoke" / "distillation" / "distilled" / "seed-0.incomplete"
+    partial.mkdir(parents=True)
+    (partial / "config.json").write_text(json.dumps(student.config.to_dict()))
+    assert [run.status for run in _plan(tmp_path, "smoke", ("distillation",), seeds=1).runs if run.config.teacher] == [
+        "interrupted"
+    ]
+    (partial / "config.json").write_text(json.dumps({**student.config.to_dict(), "distillation_alpha": 0.2}))
+    code, _, err = _cli(capsys, "plan", "--profile", "smoke", "--studies", "distillation", "--results-root", tmp_path)
+    _one_line_error(code, err, "seed-0.incomplete: holds a run with other settings than the plan (distillation_alpha)")
 
 
 @pytest.mark.parametrize(
