@@ -113,9 +113,6 @@ def run_cost(config, changes: dict | None = None) -> Cost:
         train = max(10, round(config.train_fraction * train))
     test = config.test_subset or CIFAR_TEST_IMAGES
     per_epoch = train * training + config.validation_size * forward
-    if (changes or {}).get("teacher"):
-        teacher_forward, _ = flops_per_image("resnet50", 32 * _teacher_upsampling(config))
-        per_epoch += train * teacher_forward
     flops = config.epochs * per_epoch + (test + min(config.validation_size, train)) * forward
     precision = config.precision if config.precision in TRANSFER_FLOPS_PER_SECOND else "float32"
     if entry.transfer:
@@ -123,7 +120,15 @@ def run_cost(config, changes: dict | None = None) -> Cost:
     else:
         cnn_forward, cnn_training = flops_per_image("cnn", 32)
         rate = CNN_IMAGES_PER_SECOND[precision] * cnn_training
-    return Cost(flops, flops / rate + START_SECONDS[entry.family])
+    seconds = flops / rate + START_SECONDS[entry.family]
+    if config.teacher or (changes or {}).get("teacher"):
+        # The teacher's forward pass on every training image, at the rate of a backbone: the
+        # student's own rate (the CNN's, a small network's) would make it look far slower.
+        teacher_forward, _ = flops_per_image("resnet50", 32 * _teacher_upsampling(config))
+        teacher_flops = config.epochs * train * teacher_forward
+        flops += teacher_flops
+        seconds += teacher_flops / TRANSFER_FLOPS_PER_SECOND[precision]
+    return Cost(flops, seconds)
 
 
 def _teacher_upsampling(config) -> int:

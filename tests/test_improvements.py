@@ -218,6 +218,16 @@ def test_estimate_matches_readmes_measured_paper_runs():
     assert smaller.flops < resnet.flops / 10  # 64 px: an eighth of the side squared and then some
 
 
+def test_a_students_estimate_adds_its_teachers_forward_passes_at_a_backbones_rate():
+    alone = config.resolve("cnn", "paper")
+    student = config.resolve("cnn", "paper", teacher="/r/paper/resnet50/seed-0")
+    teacher_forward, _ = estimate.flops_per_image("resnet50", 224)
+    teacher_flops = alone.epochs * (50_000 - alone.validation_size) * teacher_forward
+    assert estimate.run_cost(student).flops == pytest.approx(estimate.run_cost(alone).flops + teacher_flops)
+    extra_seconds = estimate.run_cost(student).seconds - estimate.run_cost(alone).seconds
+    assert extra_seconds == pytest.approx(teacher_flops / estimate.TRANSFER_FLOPS_PER_SECOND["float32"])
+
+
 def test_plan_prints_each_groups_cost_counting_shared_runs_once(tmp_path, capsys):
     code, out, _ = _cli(
         capsys,
