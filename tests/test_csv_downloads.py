@@ -117,6 +117,8 @@ def test_every_golden_csv_is_machine_readable(tmp_path):
         assert comments["commit"] and comments["commit"] != "unknown", name
         for index, column in enumerate(header):
             cells = [row[index] for row in rows]
+            units = re.findall(r"\(([^()]+)\)", column)
+            assert len(units) == len(set(units)), (name, column)  # a unit is named once: not "Change (pp) (pp)"
             if NUMERIC_HEADER.search(column):
                 numeric_columns += 1
                 assert all(cell == "" or isinstance(float(cell), float) for cell in cells), (name, column, cells)

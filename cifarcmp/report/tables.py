@@ -124,6 +124,8 @@ def _csv_layout(table: Table) -> tuple[list[str], list[list[str]]]:
             continue
         kind = next(iter(kinds.values()))
         unit = _unit_suffix(kind.csv_unit)
+        # A page header that already names the unit ("Change (pp)") names it once in the CSV too.
+        name = name.removesuffix(unit) if unit else name
         interval = any(isinstance(cell, Interval) for cell in column)
         several = any(isinstance(cell, Number) and cell.n > 1 for cell in column)
         if interval:
