@@ -54,8 +54,11 @@ STUDY = Study(
     table="cifarcmp.analysis.improvements:backbones_table",
     section="""\
 Each backbone replaces ResNet50 under the seed's head (global average pooling, Dense 1024 and 512,
-softmax), optimiser, learning rate and schedule, with its own `preprocess_input` and ImageNet
-weights, at the same input size. Parameters are counted from the built model, FLOPs from its
+softmax), optimiser, learning rate and schedule, with its own `preprocess_input`, at the same input
+size{% set resnet = narrative.models | selectattr("model", "equalto", "resnet50") | first %}{% if resnet and not resnet.pretrained %}.
+In this build no ImageNet weights were loaded: every backbone started from random weights, as the
+main ResNet50 runs did, so the table compares architectures, not what their pre-training transfers{% else %},
+each from its own ImageNet weights{% endif %}. Parameters are counted from the built model, FLOPs from its
 layers; ImageNet top-1 is as Keras (or, where Keras gives none, the weights' own source) states it.
 
 {{ table(this.table) }}

@@ -52,7 +52,7 @@ STUDY = Study(
     table="cifarcmp.analysis.improvements:distillation_table",
     section="""\
 The seed asks for model compression. Here the CNN, unchanged, learns from the labels and from the
-fine-tuned ResNet50's logits on each training image (Keras' `Distiller`); only the CNN is kept,
+logits of the main runs' ResNet50 of the same seed on each training image (Keras' `Distiller`); only the CNN is kept,
 so its inference cost is the CNN's. The share of the gap closed is the student's gain over the CNN
 trained alone, divided by the teacher's lead over it. (Keras' `Model.quantize` quantises only
 Dense layers, so it is no way to compress a convolutional network and is not tried.)

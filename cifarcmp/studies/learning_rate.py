@@ -71,8 +71,8 @@ STUDY = Study(
     page="improvements",
     table="cifarcmp.analysis.improvements:learning_rate_table",
     section="""\
-The seed used SGD at 0.01 for both models and gives no reason. Each rate of the grid trains both
-models under the seed's protocol otherwise; each model's rate is the one with the highest mean
+The seed used SGD at 0.01 for both models and gives no reason. Each rate of the grid trains the
+models in the table below, with every other setting as in the main runs; each model's rate is the one with the highest mean
 validation accuracy, and only that rate's test accuracy is read, so the test set plays no part in
 the choice. The other rates show their validation accuracy only.
 

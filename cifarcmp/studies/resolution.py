@@ -43,8 +43,8 @@ STUDY = Study(
     table="cifarcmp.analysis.improvements:resolution_table",
     section="""\
 The seed upsampled every 32 px image seven times, to the 224 px ResNet50 was trained on in
-ImageNet; the arithmetic grows with the square of the side. Here the same model is fine-tuned at
-smaller sizes (BiT fine-tunes CIFAR-10 at 128 px), everything else the seed's.
+ImageNet; the arithmetic grows with the square of the side. Here the same model trains at
+other sizes (BiT fine-tunes CIFAR-10 at 128 px), everything else as in the main runs.
 
 {{ table(this.table) }}
 """,
