@@ -452,3 +452,38 @@ def test_flipped_predictions_of_the_wrong_shape_are_refused_in_one_line(tmp_path
     np.savez(path, **{**arrays, "flipped_probabilities": arrays["flipped_probabilities"][:5]})
     with pytest.raises(UserError, match=r"seed-1/predictions.npz: flipped_probabilities are float32 \(5, 10\), expected"):
         improvements.ensembles_table(load_studies(root), True)
+
+
+# End to end ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow  # trains seven smoke runs (about five minutes on two cores), then renders the page
+def test_every_training_study_runs_its_smoke_form_and_the_page_renders_from_it(tmp_path, trained_smoke_runs):
+    # The session's main runs (seed 0) are the seed's protocol of every study; each study trains
+    # only its changes, as `make report PROFILE=smoke STUDIES=...` does. One seed, so the ensembles
+    # study (which needs two) is left to its fixture tests above.
+    from conftest import copy_smoke_runs, run_cli
+
+    copy_smoke_runs(trained_smoke_runs, tmp_path)
+    studies = "augmentation,backbones,resolution,distillation,learning-rate"
+    finished = run_cli("study", "--profile", "smoke", "--studies", studies, "--results-root", tmp_path, timeout=1800)
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    assert "9 runs planned: 2 done, 7 to train" in finished.stdout, finished.stdout
+    root = tmp_path / "studies-smoke"
+    for study in studies.split(","):
+        rows = json.loads((root / study / "summary.json").read_text())["runs"]
+        assert rows and all(row["synthetic"] for row in rows), study
+    student = next(
+        row for row in json.loads((root / "distillation" / "summary.json").read_text())["runs"] if row["variant"]
+        and "distilled" in row["variant"]
+    )
+    assert student["parameters"]["total"] == 1_250_858  # the seed's CNN, taught, keeps its own size
+    out = tmp_path / "site"
+    rendered = run_cli("render", tmp_path / "smoke", "--out", out)
+    assert rendered.returncode == 0, rendered.stderr[-3000:]
+    page = (out / "improvements.md").read_text()
+    for shown in ("flip and crop", "RandAugment", "MixUp", "MobileNetV3Large", "64 px", "distillation from ResNet50"):
+        assert shown in page, shown
+    assert "learning rate 0.1" in page or "learning rate 0.01 (chosen)" in page
+    assert "Synthetic data" in page and "cannot be compared" in page  # the published table, honestly qualified
+    assert (out / "figures" / "improvements-compute.png").stat().st_size > 10_000
