@@ -280,6 +280,20 @@ def _try_lock(path: Path) -> bool:
     return False
 
 
+# Fields added with the improvement studies. Every run trained before them had no augmentation and
+# no teacher, which is what their defaults say, so a run that lacks them is the same run.
+_ADDED_WITH_THEIR_DEFAULT = ("augmentation", "teacher", "distillation_temperature", "distillation_alpha")
+
+
+def _as_planned_now(on_disk: dict | None) -> dict | None:
+    """A config.json as today's RunConfig writes it: the fields above, where a run lacks them,
+    take their default."""
+    if on_disk is None:
+        return None
+    fields = RunConfig.__dataclass_fields__
+    return {**{name: fields[name].default for name in _ADDED_WITH_THEIR_DEFAULT}, **on_disk}
+
+
 def check(plan: Plan) -> None:
     """Refuse a plan that disagrees with a run already on disk (finished or interrupted), in one line."""
     conflicts = []
@@ -287,7 +301,7 @@ def check(plan: Plan) -> None:
         if run.status in ("missing", "running", "queued"):
             continue
         folder = run.out if run.status == "done" else results.incomplete_path(run.out)
-        on_disk = _read_config(folder / "config.json")
+        on_disk = _as_planned_now(_read_config(folder / "config.json"))
         if run.status == "waiting" and on_disk is None:  # its teacher is unfinished and nothing of it is on disk yet
             continue
         planned = json.loads(json.dumps(run.config.to_dict()))

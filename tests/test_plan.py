@@ -102,6 +102,20 @@ def test_a_finished_run_with_other_settings_stops_the_plan_in_one_line(tmp_path)
         plan.check(plan.build(plan.PlanSettings("smoke", results_root=tmp_path)))
 
 
+def test_a_run_from_before_the_improvement_fields_is_still_the_plans_run(tmp_path):
+    # Runs trained before augmentation and distillation existed lack their fields in config.json;
+    # they trained without either, which is what the plan asks for by default.
+    out = write_fixture_run(tmp_path / "smoke" / "cnn" / "seed-0", "cnn")
+    stored = json.loads((out / "config.json").read_text())
+    for name in ("augmentation", "teacher", "distillation_temperature", "distillation_alpha"):
+        del stored[name]
+    (out / "config.json").write_text(json.dumps(stored))
+    plan.check(plan.build(plan.PlanSettings("smoke", results_root=tmp_path)))  # no conflict
+    (out / "config.json").write_text(json.dumps({**stored, "augmentation": "mixup"}))
+    with pytest.raises(UserError, match=r"seed-0: holds a run with other settings than the plan \(augmentation\)"):
+        plan.check(plan.build(plan.PlanSettings("smoke", results_root=tmp_path)))
+
+
 @pytest.mark.parametrize(
     "arguments, fragments",
     [
