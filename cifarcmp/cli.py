@@ -402,13 +402,15 @@ def _plan(arguments) -> int:
 
     built = _with_queued(_build_plan(arguments))
     counts = built.counts()
+    rates = estimate.machine_rates(built.settings.results_root, built.settings.precision or "float32")
     if arguments.json:
         document = {
             "results": str(built.results),
             "counts": counts,
             "runs": [run.to_dict() for run in built.runs],
             "copies": [run.to_dict() for run in built.copies],
-            "estimate": [vars(cost) for cost in estimate.plan_costs(built)],
+            "estimate": [vars(cost) for cost in estimate.plan_costs(built, rates)],
+            "rates": vars(rates),
         }
         print(json.dumps(document, indent=2))
         return 0
@@ -419,7 +421,7 @@ def _plan(arguments) -> int:
     for run in built.copies:
         state = "copied" if run.status == "done" else "copy"
         print(f"{state:<12} {run.name:<{width}}  same configuration as {run.same_as}: trained once, copied here")
-    print(estimate.describe(built))
+    print(estimate.describe(built, rates))
     print(_count_line(built))
     return 0
 

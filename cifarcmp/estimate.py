@@ -24,15 +24,22 @@ How it is estimated (no Keras: a plan is listed without loading a backend):
   the start-up measured there (compilation, evaluation, Grad-CAM): 78 s for a backbone, 30 s for
   the CNN.
 
-It is a guide for choosing what fits in a Colab session or a SLURM time limit, not a measurement;
-`make bench` on one's own GPU gives the rates to set against it.
+It is a guide for choosing what fits in a Colab session or a SLURM time limit, not a measurement.
+Where `make bench` has measured the machine the plan runs on (it keeps its figures in
+`results/bench.json`), those rates replace README.md's for the precision it measured, and the
+estimate names that machine; the start-up seconds stay the H100's.
 """
 
 from __future__ import annotations
 
+import datetime
+import json
+import math
 from dataclasses import dataclass
+from pathlib import Path
 
-from cifarcmp import architectures
+from cifarcmp import architectures, files
+from cifarcmp.errors import UserError
 
 # Forward and training FLOPs per image (training: 3 x forward for trainable layers, 1 x for frozen
 # ones), counted with cifarcmp.train.compute from the built networks (weights=none), keyed by
@@ -81,6 +88,92 @@ CNN_IMAGES_PER_SECOND = {"float32": 32_549, "mixed": 37_204}
 # A run's fixed cost there: its wall time less its epochs (182 s - 6 x 17.4 s; 95 s - 50 x 1.3 s).
 START_SECONDS = {"transfer": 78.0, "scratch": 30.0}
 
+# Where `make bench` keeps the figures it measured on this machine, under the results root.
+BENCH_FILE = "bench.json"
+_BENCH_BYTES = 100_000  # a handful of numbers; anything larger is not bench's file
+
+
+@dataclass(frozen=True)
+class Rates:
+    """What an estimate divides by: a backbone's training FLOP/s and the CNN's training images/s."""
+
+    gpu: str
+    source: str
+    transfer_flops_per_second: float
+    cnn_images_per_second: float
+
+
+def readme_rates(precision: str) -> Rates:
+    precision = precision if precision in TRANSFER_FLOPS_PER_SECOND else "float32"
+    return Rates(
+        GPU, "README.md's measured rates", TRANSFER_FLOPS_PER_SECOND[precision], CNN_IMAGES_PER_SECOND[precision]
+    )
+
+
+def bench_figures(rows: list[dict]) -> dict:
+    """The rates an estimate needs from `make bench`'s rows: ResNet50's TFLOP/s at its largest
+    measured size (the nearest to how the paper profile trains), and the CNN's images/s."""
+    transfer = [row for row in rows if row["model"] == "resnet50"]
+    scratch = [row for row in rows if row["model"] == "cnn"]
+    if not transfer or not scratch:
+        return {}
+    largest = max(transfer, key=lambda row: row["image_size"])
+    return {
+        "transfer_flops_per_second": largest["train_tflops_per_second"] * 1e12,
+        "transfer_image_size": largest["image_size"],
+        "cnn_images_per_second": scratch[0]["train_images_per_second"],
+    }
+
+
+def keep_rates(results_root: Path, machine: str, precision: str, rows: list[dict]) -> Path | None:
+    """Write the rates `machine_rates` reads from `make bench`'s `rows` into `results_root`/bench.json,
+    beside those of the other precision when the same machine measured them; None when the rows
+    lack ResNet50 or the CNN."""
+    figures = bench_figures(rows)
+    if not figures:
+        return None
+    path = Path(results_root) / BENCH_FILE
+    rates = {}
+    try:
+        earlier = json.loads(path.read_text())
+        if earlier.get("device") == machine:
+            rates = dict(earlier.get("rates", {}))
+    except (OSError, ValueError, AttributeError):
+        pass  # none yet, or not bench's: replaced by this measurement
+    rates[precision] = figures
+    measured = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    files.write_text_atomically(path, json.dumps({"device": machine, "measured": measured, "rates": rates}, indent=2))
+    return path
+
+
+def machine_rates(results_root: Path, precision: str) -> Rates:
+    """`make bench`'s rates for `precision` where it measured this machine, else README.md's."""
+    path = Path(results_root) / BENCH_FILE
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read(_BENCH_BYTES + 1)
+    except FileNotFoundError:
+        return readme_rates(precision)
+    except OSError as error:
+        raise UserError(f"{path}: cannot be read ({error.strerror or error})") from None
+    try:
+        if len(raw) > _BENCH_BYTES:
+            raise ValueError
+        document = json.loads(raw)
+        measured = document["rates"].get(precision)
+        if measured is None:
+            return readme_rates(precision)
+        gpu, when = str(document["device"])[:200], str(document["measured"])[:40]
+        transfer, cnn = float(measured["transfer_flops_per_second"]), float(measured["cnn_images_per_second"])
+        if not all(math.isfinite(rate) and rate > 0 for rate in (transfer, cnn)):
+            raise ValueError
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise UserError(
+            f"{path}: not the figures `make bench` writes; run `make bench` again on this machine, or delete it"
+        ) from None
+    return Rates(" ".join(gpu.split()), f"`make bench` on this machine, {' '.join(when.split())}", transfer, cnn)
+
 
 def flops_per_image(model: str, image_size: int, frozen: bool = False) -> tuple[float, float]:
     """(forward, training) FLOPs per image of `model` at `image_size` px (see the module docstring)."""
@@ -103,8 +196,10 @@ class Cost:
     seconds: float
 
 
-def run_cost(config, changes: dict | None = None) -> Cost:
-    """The estimated FLOPs and GPU seconds of one run of `config` (a RunConfig)."""
+def run_cost(config, changes: dict | None = None, rates: Rates | None = None) -> Cost:
+    """The estimated FLOPs and GPU seconds of one run of `config` (a RunConfig), at `rates`
+    (README.md's for the run's precision when not given)."""
+    rates = rates or readme_rates(config.precision)
     entry = architectures.get(config.model)
     forward, training = flops_per_image(config.model, config.image_size, frozen=config.freeze_base)
     kept = CIFAR_TRAIN_IMAGES - config.validation_size
@@ -114,12 +209,11 @@ def run_cost(config, changes: dict | None = None) -> Cost:
     test = config.test_subset or CIFAR_TEST_IMAGES
     per_epoch = train * training + config.validation_size * forward
     flops = config.epochs * per_epoch + (test + min(config.validation_size, train)) * forward
-    precision = config.precision if config.precision in TRANSFER_FLOPS_PER_SECOND else "float32"
     if entry.transfer:
-        rate = TRANSFER_FLOPS_PER_SECOND[precision]
+        rate = rates.transfer_flops_per_second
     else:
         cnn_forward, cnn_training = flops_per_image("cnn", 32)
-        rate = CNN_IMAGES_PER_SECOND[precision] * cnn_training
+        rate = rates.cnn_images_per_second * cnn_training
     seconds = flops / rate + START_SECONDS[entry.family]
     if config.teacher or (changes or {}).get("teacher"):
         # The teacher's forward pass on every training image, at the rate of a backbone: the
@@ -127,7 +221,7 @@ def run_cost(config, changes: dict | None = None) -> Cost:
         teacher_forward, _ = flops_per_image("resnet50", 32 * _teacher_upsampling(config))
         teacher_flops = config.epochs * train * teacher_forward
         flops += teacher_flops
-        seconds += teacher_flops / TRANSFER_FLOPS_PER_SECOND[precision]
+        seconds += teacher_flops / rates.transfer_flops_per_second
     return Cost(flops, seconds)
 
 
@@ -149,8 +243,9 @@ class GroupCost:
     flops: float = 0.0
 
 
-def plan_costs(plan) -> list[GroupCost]:
+def plan_costs(plan, rates: Rates | None = None) -> list[GroupCost]:
     """Per group of `plan` (cifarcmp.plan.Plan), in its order: what it trains and what that costs."""
+    rates = rates or readme_rates(plan.settings.precision or "float32")
     counted: set[str] = set()
     by_name = {run.name: run for run in plan.runs}
     costs = []
@@ -162,7 +257,7 @@ def plan_costs(plan) -> list[GroupCost]:
                 cost.shared += 1
                 continue
             counted.add(source.name)
-            estimated = run_cost(source.config, source.changes)
+            estimated = run_cost(source.config, source.changes, rates)
             cost.trained += 1
             cost.flops += estimated.flops
             cost.seconds += estimated.seconds
@@ -177,12 +272,13 @@ def hours(seconds: float) -> str:
     return f"{seconds / 60:.0f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
 
 
-def describe(plan) -> str:
+def describe(plan, rates: Rates | None = None) -> str:
     """The lines `cifarcmp plan` prints under its list of runs."""
-    costs = plan_costs(plan)
     precision = plan.settings.precision or "float32"
+    rates = rates or readme_rates(precision)
+    costs = plan_costs(plan, rates)
     lines = [
-        f"estimated GPU time on {GPU} ({precision}; from counted FLOPs and README.md's measured rates; "
+        f"estimated time on {rates.gpu} ({precision}; from counted FLOPs and {rates.source}; "
         "an upper bound where early stopping may end a run sooner):"
     ]
     width = max(len(cost.group) for cost in costs)

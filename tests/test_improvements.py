@@ -242,7 +242,7 @@ def test_plan_prints_each_groups_cost_counting_shared_runs_once(tmp_path, capsys
         tmp_path,
     )
     assert code == 0
-    assert "estimated GPU time on one NVIDIA H100" in out
+    assert "estimated time on one NVIDIA H100 80GB (float32; from counted FLOPs and README.md's measured rates" in out
     lines = {line.split()[0]: line for line in out.splitlines() if line.startswith("  ")}
     assert "4 runs" in lines["main"] and "0 runs" in lines["ensembles"] and "4 shared" in lines["ensembles"]
     assert "6 runs" in lines["resolution"] and "2 shared" in lines["resolution"]
@@ -256,6 +256,50 @@ def test_plan_prints_each_groups_cost_counting_shared_runs_once(tmp_path, capsys
         _cli(capsys, "plan", "--profile", "paper", "--studies", "resolution", "--json", "--results-root", tmp_path)[1]
     )
     assert [cost["group"] for cost in document["estimate"]] == ["main", "resolution"]
+
+
+def _bench_rows(transfer_tflops: float, cnn_images: float) -> list[dict]:
+    """Rows as `make bench` measures them (train/bench.py's measure), with the two rates given."""
+    return [
+        {"model": "resnet50", "image_size": 64, "train_tflops_per_second": 1.0, "train_images_per_second": 9.0},
+        {
+            "model": "resnet50",
+            "image_size": 224,
+            "train_tflops_per_second": transfer_tflops,
+            "train_images_per_second": 5.0,
+        },
+        {"model": "cnn", "image_size": 32, "train_tflops_per_second": 0.1, "train_images_per_second": cnn_images},
+    ]
+
+
+def test_make_bench_rates_time_the_plan_on_this_machine(tmp_path, capsys):
+    # Half the H100's rates: every run's GPU seconds less its start-up doubles.
+    rows = _bench_rows(
+        estimate.TRANSFER_FLOPS_PER_SECOND["float32"] / 2e12, estimate.CNN_IMAGES_PER_SECOND["float32"] / 2
+    )
+    kept = estimate.keep_rates(tmp_path, "NVIDIA T4 <b>", "float32", rows)
+    assert kept == tmp_path / "bench.json"
+    rates = estimate.machine_rates(tmp_path, "float32")
+    assert rates.gpu == "NVIDIA T4 <b>" and rates.source.startswith("`make bench` on this machine, 20")
+    assert estimate.machine_rates(tmp_path, "mixed") == estimate.readme_rates("mixed")  # not measured: README's
+    run = config.resolve("resnet50", "paper")
+    readme, here = estimate.run_cost(run), estimate.run_cost(run, rates=rates)
+    start = estimate.START_SECONDS["transfer"]
+    assert here.seconds - start == pytest.approx(2 * (readme.seconds - start))
+    code, out, _ = _cli(capsys, "plan", "--profile", "paper", "--results-root", tmp_path)
+    assert code == 0 and "estimated time on NVIDIA T4 <b> (float32; from counted FLOPs and `make bench`" in out
+    estimate.keep_rates(tmp_path, "NVIDIA T4 <b>", "mixed", rows)  # the other precision joins the same machine's file
+    assert set(json.loads(kept.read_text())["rates"]) == {"float32", "mixed"}
+
+
+@pytest.mark.parametrize(
+    "content", ["not json", '{"device": "x", "measured": "y", "rates": {"float32": {"transfer_flops_per_second": -1, '
+                '"cnn_images_per_second": 5}}}', '{"rates": []}', "x" * 200_000]
+)  # fmt: skip
+def test_a_bench_file_that_is_not_benchs_is_one_line(tmp_path, capsys, content):
+    (tmp_path / "bench.json").write_text(content)
+    code, _, err = _cli(capsys, "plan", "--profile", "paper", "--results-root", tmp_path)
+    _one_line_error(code, err, "bench.json: not the figures `make bench` writes")
 
 
 # Tables and the page -----------------------------------------------------------------------------------
@@ -450,7 +494,9 @@ def test_flipped_predictions_of_the_wrong_shape_are_refused_in_one_line(tmp_path
     with np.load(path) as stored:
         arrays = {key: stored[key] for key in stored.files}
     np.savez(path, **{**arrays, "flipped_probabilities": arrays["flipped_probabilities"][:5]})
-    with pytest.raises(UserError, match=r"seed-1/predictions.npz: flipped_probabilities are float32 \(5, 10\), expected"):
+    with pytest.raises(
+        UserError, match=r"seed-1/predictions.npz: flipped_probabilities are float32 \(5, 10\), expected"
+    ):
         improvements.ensembles_table(load_studies(root), True)
 
 
@@ -474,8 +520,9 @@ def test_every_training_study_runs_its_smoke_form_and_the_page_renders_from_it(t
         rows = json.loads((root / study / "summary.json").read_text())["runs"]
         assert rows and all(row["synthetic"] for row in rows), study
     student = next(
-        row for row in json.loads((root / "distillation" / "summary.json").read_text())["runs"] if row["variant"]
-        and "distilled" in row["variant"]
+        row
+        for row in json.loads((root / "distillation" / "summary.json").read_text())["runs"]
+        if row["variant"] and "distilled" in row["variant"]
     )
     assert student["parameters"]["total"] == 1_250_858  # the seed's CNN, taught, keeps its own size
     out = tmp_path / "site"

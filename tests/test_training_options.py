@@ -17,8 +17,8 @@ from conftest import PROJECT_ROOT
 from fixtures import write_fixture_run
 
 from cifarcmp import cli, config, plan, results
-from cifarcmp.report import narrative
 from cifarcmp.errors import UserError
+from cifarcmp.report import narrative
 
 
 @pytest.mark.parametrize(

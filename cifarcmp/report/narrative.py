@@ -301,7 +301,9 @@ _SENTENCES = {
     ),
     "dropout": lambda v, p: f"dropout rates {', '.join(map(str, v))} instead of {', '.join(map(str, p))}",
     "precision": lambda v, p: f"{v} precision arithmetic instead of {p}",
-    "augmentation": lambda v, p: f"training images augmented ({_AUGMENTATION_WORDS.get(v, v)}), where the seed used none",
+    "augmentation": lambda v, p: (
+        f"training images augmented ({_AUGMENTATION_WORDS.get(v, v)}), where the seed used none"
+    ),
 }
 _AUGMENTATION_WORDS = {"flip-crop": "flip and pad-and-crop", "randaugment": "RandAugment", "mixup": "MixUp"}
 # Not part of the protocol, or derived from it, or said on their own line below. The teacher is

@@ -12,6 +12,9 @@ precision used (an A100, for example, is rated 19.5 TFLOP/s in float32 and 312 w
 tensor cores).
 
     python -m cifarcmp.train.bench [--steps N] [--upsampling 1 2 7] [--precision float32|mixed]
+
+It keeps the rates `cifarcmp plan` estimates from (ResNet50's TFLOP/s at its largest size, the CNN's
+images/s) in results/bench.json, per precision, so a plan on this machine is timed for it.
 """
 
 from __future__ import annotations
@@ -20,10 +23,12 @@ import argparse
 import os
 import resource
 import time
+from pathlib import Path
 
 import numpy as np
 
-from cifarcmp import architectures, config
+from cifarcmp import architectures, config, estimate
+from cifarcmp.paths import RESULTS_ROOT
 from cifarcmp.train import compute, models, provenance
 
 TRAIN_IMAGES_PER_EPOCH = 45_000
@@ -74,6 +79,9 @@ def main() -> None:
         default=list(config.SEED_MODELS),
         help="the networks to measure (default: the seed report's two; the backbones study's are entries too)",
     )
+    parser.add_argument(
+        "--results-root", default=str(RESULTS_ROOT), help="where bench.json keeps the rates for `cifarcmp plan`"
+    )
     arguments = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     device = provenance.device()
@@ -99,6 +107,12 @@ def main() -> None:
         )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak resident memory of this process: {peak:.0f} MiB")
+    machine = (
+        f"{device['count']} x {device['name']}" if device["kind"] == "gpu" and device["count"] > 1 else device["name"]
+    )
+    kept = estimate.keep_rates(Path(arguments.results_root), str(machine), arguments.precision, rows)
+    if kept:
+        print(f"rates kept in {kept} for `make plan`'s estimate on this machine ({arguments.precision})")
 
 
 if __name__ == "__main__":
