@@ -440,7 +440,7 @@ def distillation_table(studies, synthetic: bool) -> Table:
         )
     return Table(
         "improvements-distillation",
-        "The CNN trained with the fine-tuned ResNet50 as its teacher, beside both trained as the seed did; the "
+        "The CNN trained with the main runs' ResNet50 of the same seed as its teacher, beside both trained as the seed did; the "
         "change is against the CNN trained alone, paired seed with seed; the gap closed is the student's gain "
         "as a share of the teacher's lead; inference cost as parameters and counted forward FLOPs per image.",
         [
@@ -741,8 +741,9 @@ def findings(
     unclear = [entry for entry in improvements if not entry.change["significant"]]
     chance = [entry for entry in improvements if entry.change["at_chance"]]
     if chance:
+        named = _names(chance)
         sentences.append(
-            f"{_names(chance)}: both the change and the seed's protocol score at chance on these test images, so "
+            f"{named[0].upper() + named[1:]}: both the change and the seed's protocol score at chance on these test images, so "
             "no change can be read from them."
         )
     for entry in sorted(helped, key=lambda entry: -entry.change["gain"]):

@@ -1,5 +1,5 @@
 """The distillation study: the seed's scratch CNN (the same 1,250,858 parameters) trained with the
-fine-tuned ResNet50 of the same seed as its teacher (RunConfig `teacher`: that main run's folder;
+main runs' ResNet50 (fine-tuned, in the paper profile) of the same seed as its teacher (RunConfig `teacher`: that main run's folder;
 the training stage distils its logits with keras.distillation.Distiller). Beside it, the CNN and
 the ResNet50 trained as the seed did (the main runs, copied): how much of the gap the teacher
 closes, and what the student costs at inference against the teacher.
@@ -43,7 +43,7 @@ def _runs(request: Request) -> list[Wanted]:
 
 STUDY = Study(
     name="distillation",
-    description="the scratch CNN trained with the fine-tuned ResNet50 of the same seed as its teacher "
+    description="the scratch CNN trained with the main runs' ResNet50 (fine-tuned, in the paper profile) of the same seed as its teacher "
     "(knowledge distillation on logits)",
     runs=_runs,
     row_rules=schema.STUDY_FIGURES,
