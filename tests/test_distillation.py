@@ -167,29 +167,5 @@ def test_a_finished_run_is_done_whatever_its_teacher(tmp_path):
     ]
 
 
-# The one test here that trains: a whole `cifarcmp train` with a teacher and augmentation, as a user
-# runs it, so the pieces above are shown to work together (about 40 s on a 2-core CPU).
-@pytest.mark.slow  # trains a smoke CNN for one epoch on a fifth of its images, distilled from the session's ResNet50
-def test_a_smoke_cnn_distilled_from_the_smoke_resnet50_keeps_its_own_model(tmp_path, trained_smoke_runs):
-    from conftest import run_cli
-
-    from cifarcmp.train import evaluate
-
-    teacher = trained_smoke_runs["root"] / "resnet50" / "seed-0"
-    out = tmp_path / "studies-smoke" / "distillation" / "cnn" / "seed-0"
-    options = ["--epochs", "1", "--fraction", "0.2", "--augmentation", "flip-crop", "--teacher", teacher]
-    trained = run_cli("train", "--model", "cnn", "--profile", "smoke", *options, "--out", out)
-    assert trained.returncode == 0, trained.stderr[-3000:]
-    student, taught_by = results.load_run(out), results.load_run(teacher)
-    assert student.config["teacher"] == str(teacher) and student.config["augmentation"] == "flip-crop"
-    assert student.manifest["teacher"]["model_sha256"] == taught_by.manifest["model"]["sha256"]
-    assert student.manifest["teacher"]["run"] == str(teacher)
-    # The kept model is the student's alone: the seed's CNN, rebuilt and loaded like any run's.
-    assert student.metrics["parameters"]["total"] == 1_250_858
-    assert evaluate.kept_model(student).count_params() == 1_250_858
-    assert (out / results.MODEL_FILE).stat().st_size < (teacher / results.MODEL_FILE).stat().st_size / 4
-    # Its training compute counts the teacher's forward pass on every image it saw.
-    per_image = student.metrics["compute"]["training_flops"] / student.metrics["train_images"]
-    assert per_image > taught_by.metrics["compute"]["forward_flops_per_image"]
-    assert results.FLIPPED in student.predictions
-    assert not (out.parent / "seed-0.incomplete").exists()  # published, checkpoints (with the teacher) gone
+# The distilled run trained end to end, through the plan, is checked in tests/test_improvements.py
+# (test_every_training_study_runs_its_smoke_form_and_the_page_renders_from_it).

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from fixtures import write_fixture_run, write_improvement_studies
 
-from cifarcmp import cli, config, estimate, plan, schema
+from cifarcmp import cli, config, estimate, plan, results, schema
 from cifarcmp.analysis import ensembles, improvements
 from cifarcmp.analysis.runs import load_studies
 from cifarcmp.errors import UserError
@@ -510,6 +510,8 @@ def test_every_training_study_runs_its_smoke_form_and_the_page_renders_from_it(t
     # study (which needs two) is left to its fixture tests above.
     from conftest import copy_smoke_runs, run_cli
 
+    from cifarcmp.train import evaluate
+
     copy_smoke_runs(trained_smoke_runs, tmp_path)
     studies = "augmentation,backbones,resolution,distillation,learning-rate"
     finished = run_cli("study", "--profile", "smoke", "--studies", studies, "--results-root", tmp_path, timeout=1800)
@@ -519,12 +521,24 @@ def test_every_training_study_runs_its_smoke_form_and_the_page_renders_from_it(t
     for study in studies.split(","):
         rows = json.loads((root / study / "summary.json").read_text())["runs"]
         assert rows and all(row["synthetic"] for row in rows), study
-    student = next(
+    # The distilled run: the seed's CNN, taught by the session's ResNet50, keeps its own model.
+    student_row = next(
         row
         for row in json.loads((root / "distillation" / "summary.json").read_text())["runs"]
-        if row["variant"] and "distilled" in row["variant"]
+        if "distilled" in row["variant"]
     )
-    assert student["parameters"]["total"] == 1_250_858  # the seed's CNN, taught, keeps its own size
+    student_folder = root / student_row["run"]
+    student, teacher = results.load_run(student_folder), results.load_run(tmp_path / "smoke" / "resnet50" / "seed-0")
+    assert student.config["teacher"] == str(teacher.path)
+    assert student.manifest["teacher"]["model_sha256"] == teacher.manifest["model"]["sha256"]
+    assert student.metrics["parameters"]["total"] == 1_250_858
+    assert evaluate.kept_model(student).count_params() == 1_250_858
+    assert (student_folder / results.MODEL_FILE).stat().st_size < (teacher.path / results.MODEL_FILE).stat().st_size / 4
+    # Its training compute counts the teacher's forward pass on every image it saw.
+    per_image = student.metrics["compute"]["training_flops"] / student.metrics["train_images"]
+    assert per_image > teacher.metrics["compute"]["forward_flops_per_image"]
+    assert results.FLIPPED in student.predictions  # test-time augmentation needs no retraining
+    assert not (student_folder.parent / "seed-0.incomplete").exists()  # published; checkpoints (with the teacher) gone
     out = tmp_path / "site"
     rendered = run_cli("render", tmp_path / "smoke", "--out", out)
     assert rendered.returncode == 0, rendered.stderr[-3000:]

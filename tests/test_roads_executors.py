@@ -281,8 +281,8 @@ def test_a_run_finished_by_another_command_meanwhile_is_not_an_error(tmp_path, m
     out = tmp_path / "cnn" / "seed-0"
     compile_for_training = models.compile_for_training
 
-    def finished_meanwhile(model, run_config):  # while this command loaded data and built its model
-        compile_for_training(model, run_config)
+    def finished_meanwhile(model, run_config, **options):  # while this command loaded data and built its model
+        compile_for_training(model, run_config, **options)
         write_fixture_run(out, "cnn")
 
     monkeypatch.setattr(models, "compile_for_training", finished_meanwhile)

@@ -130,6 +130,79 @@ REFERENCES = [
         "from Deep Networks via Gradient-based Localization*. ICCV 2017 (the Grad-CAM study).",
         "url": "https://arxiv.org/abs/1610.02391",
     },
+    # The Improvements page: the methods its studies use, the backbones, and the published results.
+    {
+        "key": "hinton2015",
+        "text": "Geoffrey Hinton, Oriol Vinyals and Jeff Dean. *Distilling the Knowledge in a Neural Network*. "
+        "NIPS 2014 Deep Learning Workshop, arXiv:1503.02531, 2015 (the distillation study).",
+        "url": "https://arxiv.org/abs/1503.02531",
+    },
+    {
+        "key": "cubuk2020",
+        "text": "Ekin D. Cubuk, Barret Zoph, Jonathon Shlens and Quoc V. Le. *RandAugment: Practical Automated "
+        "Data Augmentation with a Reduced Search Space*. CVPR Workshops 2020 (the augmentation study).",
+        "url": "https://arxiv.org/abs/1909.13719",
+    },
+    {
+        "key": "zhang2018",
+        "text": "Hongyi Zhang, Moustapha Cisse, Yann N. Dauphin and David Lopez-Paz. *mixup: Beyond Empirical "
+        "Risk Minimization*. ICLR 2018 (the augmentation study).",
+        "url": "https://arxiv.org/abs/1710.09412",
+    },
+    {
+        "key": "he2016identity",
+        "text": "Kaiming He, Xiangyu Zhang, Shaoqing Ren and Jian Sun. *Identity Mappings in Deep Residual "
+        "Networks*. ECCV 2016 (ResNet50V2, the backbones study).",
+        "url": "https://arxiv.org/abs/1603.05027",
+    },
+    {
+        "key": "huang2017",
+        "text": "Gao Huang, Zhuang Liu, Laurens van der Maaten and Kilian Q. Weinberger. *Densely Connected "
+        "Convolutional Networks*. CVPR 2017 (DenseNet121, the backbones study).",
+        "url": "https://arxiv.org/abs/1608.06993",
+    },
+    {
+        "key": "howard2019",
+        "text": "Andrew Howard, Mark Sandler, Grace Chu et al. *Searching for MobileNetV3*. ICCV 2019 "
+        "(MobileNetV3Large, the backbones study).",
+        "url": "https://arxiv.org/abs/1905.02244",
+    },
+    {
+        "key": "tan2021",
+        "text": "Mingxing Tan and Quoc V. Le. *EfficientNetV2: Smaller Models and Faster Training*. ICML 2021 "
+        "(EfficientNetV2B0, the backbones study).",
+        "url": "https://arxiv.org/abs/2104.00298",
+    },
+    {
+        "key": "liu2022",
+        "text": "Zhuang Liu, Hanzi Mao, Chao-Yuan Wu et al. *A ConvNet for the 2020s*. CVPR 2022 (ConvNeXtTiny, "
+        "the backbones study).",
+        "url": "https://arxiv.org/abs/2201.03545",
+    },
+    {
+        "key": "kolesnikov2020",
+        "text": "Alexander Kolesnikov, Lucas Beyer, Xiaohua Zhai et al. *Big Transfer (BiT): General Visual "
+        "Representation Learning*. ECCV 2020 (a published result on Improvements).",
+        "url": "https://arxiv.org/abs/1912.11370",
+    },
+    {
+        "key": "ericsson2021",
+        "text": "Linus Ericsson, Henry Gouk and Timothy M. Hospedales. *How Well Do Self-Supervised Models "
+        "Transfer?* CVPR 2021 (a published result on Improvements).",
+        "url": "https://arxiv.org/abs/2011.13377",
+    },
+    {
+        "key": "jordan2024",
+        "text": "Keller Jordan. *94% on CIFAR-10 in 3.29 Seconds on a Single GPU*. arXiv:2404.00498, 2024 "
+        "(airbench, a published result on Improvements).",
+        "url": "https://arxiv.org/abs/2404.00498",
+    },
+    {
+        "key": "tllib",
+        "text": "Transfer-Learning-Library (TLlib), THUML, Tsinghua University: semi-supervised learning "
+        "benchmark, GitHub (a published result on Improvements).",
+        "url": "https://github.com/thuml/Transfer-Learning-Library",
+    },
 ]
 # The seed report's own nine references, as it lists them (web pages, in its order).
 SEED_REFERENCES = [
