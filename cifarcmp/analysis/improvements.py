@@ -683,7 +683,7 @@ def summary_table(entries: list[Entry], synthetic: bool) -> Table:
             "Runs",
             *CHANGE_COLUMNS,
             "Training FLOPs",
-            "Training compute (× the seed's)",
+            "Training compute vs the seed's",
             "Wall time",
             "Inference FLOPs per image",
         ],
