@@ -279,8 +279,8 @@ def resolve_train(arguments):
         distillation_temperature=_number("--distillation-temperature", arguments.distillation_temperature),
         distillation_alpha=_number("--distillation-alpha", arguments.distillation_alpha),
         learning_rate=_number("--learning-rate", arguments.learning_rate),
-        upsampling=_whole("--upsampling", arguments.upsampling),
-        epochs=_whole("--epochs", arguments.epochs),
+        upsampling=_number("--upsampling", arguments.upsampling, int, "a whole number"),
+        epochs=_number("--epochs", arguments.epochs, int, "a whole number"),
     )
     if arguments.arm is None:
         return config.resolve(arguments.model, arguments.profile, **overrides)
@@ -693,23 +693,14 @@ def _summaries_if_all_done(plan_file: Path) -> int:
     return 0
 
 
-def _number(option: str, value: str | None) -> float | None:
-    """A number given on the command line (its range is config.resolve's to check)."""
+def _number(option: str, value: str | None, kind=float, what: str = "a number"):
+    """A number given on the command line, as `kind` (its range is config.resolve's to check)."""
     if value is None:
         return None
     try:
-        return float(value)
+        return kind(value)
     except ValueError:
-        raise UserError(f"{option} {value!r}: not a number") from None
-
-
-def _whole(option: str, value: str | None) -> int | None:
-    if value is None:
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        raise UserError(f"{option} {value!r}: not a whole number") from None
+        raise UserError(f"{option} {value!r}: not {what}") from None
 
 
 def _teacher(value: str | None) -> str | None:
