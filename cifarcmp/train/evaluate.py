@@ -28,12 +28,10 @@ from cifarcmp.train import models
 EVALUATION_BATCH = 256
 
 
-def predict(model: keras.Model, images: np.ndarray, flip: bool = False) -> np.ndarray:
-    """Softmax outputs for `images`; with `flip`, averaged with those of the mirrored images (test-time augmentation)."""
-    probabilities = model.predict(images, batch_size=EVALUATION_BATCH, verbose=0)
-    if flip:
-        probabilities = (probabilities + model.predict(mirrored(images), batch_size=EVALUATION_BATCH, verbose=0)) / 2
-    return probabilities.astype(np.float32)
+def predict(model: keras.Model, images: np.ndarray) -> np.ndarray:
+    """Softmax outputs for `images` (test-time augmentation predicts `mirrored(images)` too, and
+    averages the two where it is measured: analysis/ensembles.py)."""
+    return model.predict(images, batch_size=EVALUATION_BATCH, verbose=0).astype(np.float32)
 
 
 def mirrored(images: np.ndarray) -> np.ndarray:
